@@ -1,0 +1,45 @@
+# Set-up and everyday commands. `make run` installs everything and starts the app;
+# `make test` runs the test suite. Both install only from the package registries.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BUN_VERSION := 1.4.5
+BUN := .tools/node_modules/bun/bin/bun.exe
+PORT ?= 3000
+
+# Reflex fetches its JS tool from the npm registry (the bun package) instead of a script.
+export REFLEX_BUN_PATH := $(CURDIR)/$(BUN)
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
+
+.PHONY: install run dev backend test lint clean
+
+install: $(VENV)/.installed $(BUN)
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(BUN):
+	npm install --prefix .tools --no-save --no-package-lock --no-audit --no-fund bun@$(BUN_VERSION)
+
+run: install  ## the app on http://localhost:$(PORT) (pages, API and stream on one port)
+	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
+
+dev: install  ## hot-reloading front end on 3000, backend on 8000
+	$(BIN)/reflex run
+
+backend: install  ## the backend alone (API + stream), e.g. make backend PORT=8000
+	$(BIN)/reflex run --env prod --backend-only --backend-port $(PORT)
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf .web .tools $(VENV)

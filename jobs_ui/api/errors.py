@@ -1,0 +1,50 @@
+"""Every error leaves the API as JSON a person can read: `{"error": "..."}`, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(HTTPException):
+    """An expected failure with the status and sentence the client should see."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(status_code=status_code, detail=message)
+
+
+def error_response(status_code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status_code}, status_code=status_code)
+
+
+def _describe_validation(error: RequestValidationError) -> str:
+    parts = []
+    for problem in error.errors():
+        location = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query")]
+        field = ".".join(location)
+        message = str(problem.get("msg", "is not valid")).removeprefix("Value error, ")
+        parts.append(f"{field}: {message}" if field else message)
+    return "; ".join(parts) or "The request is not valid."
+
+
+def install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(HTTPException)
+    async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
+        message = error.detail if isinstance(error.detail, str) else "Request failed."
+        return error_response(error.status_code, message)
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        status = 400 if any(p.get("type") == "json_invalid" for p in error.errors()) else 422
+        return error_response(status, _describe_validation(error))
+
+    @api.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+        return error_response(500, "Something went wrong on our side. Please try again.")

@@ -1,0 +1,83 @@
+"""GET /api/import-export/jobs/ws?jobId=...: a job's status as Server-Sent Events."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response, StreamingResponse
+
+from jobs_ui.api.deps import get_services
+from jobs_ui.api.messages import JobSnapshot, connected_message, error_message
+from jobs_ui.api.sse import HEARTBEAT, format_event
+from jobs_ui.events import Subscription
+from jobs_ui.services import Services
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/import-export/jobs", tags=["stream"])
+
+HEARTBEAT_SECONDS = 15.0
+RETRY_MS = 2_000
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+
+
+def _event_stream(*events: bytes) -> StreamingResponse:
+    async def emit() -> AsyncIterator[bytes]:
+        for event in events:
+            yield event
+
+    return StreamingResponse(emit(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def _last_event_id(request: Request) -> int:
+    raw = request.headers.get("last-event-id", "").strip()
+    return int(raw) if raw.isdigit() else 0
+
+
+@router.get("/ws")
+async def job_status_stream(
+    request: Request, services: Services = Depends(get_services)
+) -> Response:
+    """`connected`, the current state at once, then every change until the job ends."""
+    raw_id = request.query_params.get("jobId", "")
+    try:
+        job_id = uuid.UUID(raw_id)
+    except ValueError:
+        text = "jobId is required" if not raw_id else "Invalid jobId: expected a UUID"
+        return _event_stream(format_event(error_message(text)))
+
+    known_version = _last_event_id(request)
+    subscribing = services.hub.subscribe(job_id)
+    subscription = await subscribing.__aenter__()
+    current = subscription.current
+    if current is None or (current.final and known_version >= current.version):
+        await subscribing.__aexit__(None, None, None)
+        if current is None:
+            return _event_stream(format_event(error_message("Job not found")))
+        return Response(status_code=204)  # the client has the final state: stop reconnecting
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield format_event(connected_message(job_id), event_id=known_version, retry_ms=RETRY_MS)
+            async for chunk in _changes(subscription, known_version):
+                yield chunk
+        finally:
+            await subscribing.__aexit__(None, None, None)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def _changes(subscription: Subscription[JobSnapshot], after: int) -> AsyncIterator[bytes]:
+    """Each newer version once, in order; a heartbeat comment when nothing changes."""
+    while True:
+        snapshot = await subscription.next_after(after, timeout=HEARTBEAT_SECONDS)
+        if snapshot is None:
+            yield HEARTBEAT
+            continue
+        yield snapshot.event
+        after = snapshot.version
+        if snapshot.final:
+            return

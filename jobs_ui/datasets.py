@@ -1,0 +1,89 @@
+"""The dataset registry: what can be imported and exported.
+
+A dataset is a fields model (a plain SQLModel that validates one row), a table class that
+stores the rows, and the name of its unique key. Adding one is a pair of classes and a
+`register(...)` line; see `jobs_ui/dataset_tables.py` for the two shipped here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Table
+from sqlmodel import SQLModel
+
+
+class UnknownDatasetError(LookupError):
+    """Raised for a dataset name nobody registered."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    label: str
+    fields: type[SQLModel]
+    table: type[SQLModel]
+    key: str
+    columns: tuple[str, ...] = field(default=())
+
+    @property
+    def sql_table(self) -> Table:
+        return self.table.__table__  # type: ignore[attr-defined,no-any-return]
+
+    def column_for_header(self, header: str) -> str | None:
+        """The field a file's header names: case-insensitive, surrounding spaces ignored."""
+        wanted = header.strip().casefold()
+        return next((name for name in self.columns if name.casefold() == wanted), None)
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        return tuple(
+            name for name in self.columns if self.fields.model_fields[name].is_required()
+        )
+
+
+class DatasetRegistry:
+    def __init__(self) -> None:
+        self._datasets: dict[str, Dataset] = {}
+
+    def register(
+        self,
+        name: str,
+        *,
+        fields: type[SQLModel],
+        table: type[SQLModel],
+        key: str,
+        label: str | None = None,
+        columns: tuple[str, ...] | None = None,
+    ) -> Dataset:
+        """Add a dataset. `columns` (import and export order) default to the fields model's."""
+        columns = columns or tuple(fields.model_fields)
+        if key not in columns:
+            raise ValueError(f"Dataset {name!r}: key {key!r} is not one of its columns")
+        dataset = Dataset(
+            name=name,
+            label=label or name.replace("_", " ").capitalize(),
+            fields=fields,
+            table=table,
+            key=key,
+            columns=columns,
+        )
+        self._datasets[name] = dataset
+        return dataset
+
+    def get(self, name: str) -> Dataset:
+        try:
+            return self._datasets[name]
+        except KeyError:
+            known = ", ".join(sorted(self._datasets)) or "none"
+            raise UnknownDatasetError(f"Unknown dataset {name!r}. Known datasets: {known}.") from None
+
+    def __iter__(self) -> Iterator[Dataset]:
+        return iter(self._datasets.values())
+
+    def names(self) -> list[str]:
+        return sorted(self._datasets)
+
+
+registry = DatasetRegistry()

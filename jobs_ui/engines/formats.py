@@ -1,0 +1,607 @@
+"""Streaming readers for uploaded CSV, JSON Lines and Excel files.
+
+Every reader yields one `RawRow` per data row and never holds more than a small
+sample of the file in memory, so a million-row upload costs the same memory as
+a ten-row one. Problems with the file as a whole raise `UnreadableFileError`;
+problems with a single row are reported on that row.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+import re
+import zipfile
+import zlib
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Protocol, Self
+
+from charset_normalizer import from_bytes
+from charset_normalizer.utils import is_multi_byte_encoding
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+
+SAMPLE_SIZE = 64 * 1024
+"""Bytes read up front to detect the encoding and delimiter."""
+
+CSV_DELIMITERS = ",;\t|"
+"""Delimiters we recognise, in order of preference when the evidence is tied."""
+
+_BOMS = (
+    # UTF-32 first: its little-endian BOM starts with the UTF-16 one.
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+# Control characters that never appear in real text files (tab, CR, LF and form feed do).
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+
+_NOT_TEXT = "This file is not a text file. Please upload a CSV or text export of your data."
+_EMPTY = "The file is empty."
+_NOT_XLSX = "This file is not a valid Excel (.xlsx) workbook."
+
+# openpyxl reports a damaged workbook through many unrelated exception types.
+_BROKEN_WORKBOOK_ERRORS = (
+    zipfile.BadZipFile,
+    InvalidFileException,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    SyntaxError,  # includes xml.etree.ElementTree.ParseError
+    zlib.error,
+    EOFError,
+)
+
+
+class FileFormat(StrEnum):
+    """File formats the importer can read and the exporter can write."""
+
+    CSV = "csv"
+    JSONL = "jsonl"
+    XLSX = "xlsx"
+
+
+_EXTENSIONS = {
+    ".csv": FileFormat.CSV,
+    ".tsv": FileFormat.CSV,
+    ".txt": FileFormat.CSV,
+    ".jsonl": FileFormat.JSONL,
+    ".ndjson": FileFormat.JSONL,
+    ".xlsx": FileFormat.XLSX,
+}
+
+
+def format_from_filename(filename: str) -> FileFormat | None:
+    """Guess the format from the file extension (case-insensitive); None if unknown."""
+    return _EXTENSIONS.get(Path(filename).suffix.lower())
+
+
+class UnreadableFileError(Exception):
+    """The file as a whole cannot be read; str(exc) is a sentence a non-programmer understands."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    """One data row as found in the file, before any validation."""
+
+    number: int
+    """Row number as a person counts it: spreadsheet row for CSV/XLSX, line for JSONL."""
+    values: dict[str, object]
+    """Header name -> cell value; partial or empty when `problem` is set."""
+    problem: str | None = None
+    """Why the row is malformed, or None when it is well formed."""
+
+
+class RowReader(Protocol):
+    """What `open_reader` returns; also a context manager that closes the file."""
+
+    @property
+    def columns(self) -> list[str]:
+        """Header names in file order."""
+        ...
+
+    def __iter__(self) -> Iterator[RawRow]: ...
+
+    def fraction_read(self) -> float:
+        """How far through the file the reader is, from 0.0 to 1.0."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def open_reader(path: Path, fmt: FileFormat) -> RowReader:
+    """Open `path` for streaming; raises UnreadableFileError if it cannot be read at all."""
+    readers: dict[FileFormat, Callable[[Path], RowReader]] = {
+        FileFormat.CSV: _CsvReader,
+        FileFormat.JSONL: _JsonLinesReader,
+        FileFormat.XLSX: _XlsxReader,
+    }
+    return readers[fmt](path)
+
+
+class _ReaderBase(ABC):
+    """Shared context-manager plumbing for the format readers."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the file."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _ByteProgress:
+    """Reports progress as the read position of a binary file."""
+
+    def __init__(self, binary: IO[bytes], size: int) -> None:
+        self._binary = binary
+        self._size = size
+        self._last = 1.0 if size == 0 else 0.0
+
+    def fraction(self) -> float:
+        # Remember the last answer so the value stays put (and monotonic) after close.
+        if self._size and not self._binary.closed:
+            self._last = min(self._binary.tell() / self._size, 1.0)
+        return self._last
+
+
+# ---------------------------------------------------------------------------
+# Text helpers shared by CSV and JSON Lines
+
+
+def _read_sample(binary: IO[bytes]) -> tuple[bytes, int, bool]:
+    """Return the first bytes, the file size, and whether those bytes are the whole file."""
+    size = os.fstat(binary.fileno()).st_size
+    sample = binary.read(SAMPLE_SIZE)
+    return sample, size, len(sample) >= size
+
+
+def _decode_sample(sample: bytes, encoding: str, complete: bool) -> str | None:
+    """Decode the sample, tolerating a character cut in half at its end; None if it fails."""
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(sample, final=complete)
+    except UnicodeDecodeError:
+        return None
+
+
+def _check_text_sample(text: str | None, complete: bool) -> str:
+    """Reject samples that are empty or are binary data that happened to decode."""
+    if text is None:
+        raise UnreadableFileError(_NOT_TEXT)
+    if complete and not text.strip():
+        raise UnreadableFileError(_EMPTY)
+    if len(_CONTROL_CHARS.findall(text)) * 100 > len(text):
+        raise UnreadableFileError(_NOT_TEXT)
+    return text
+
+
+def _encoding_label(encoding: str) -> str:
+    """A name for the encoding that people recognise from their editor's save dialog."""
+    name = codecs.lookup(encoding).name
+    if name.startswith("utf-8"):
+        return "UTF-8"
+    if name.startswith("cp125"):
+        return f"Windows-{name[2:]}"
+    return name.upper()
+
+
+def _decode_error_message(encoding: str, byte_offset: int) -> str:
+    return (
+        f"The file is not valid {_encoding_label(encoding)} text near byte {byte_offset:,}. "
+        "Save it as UTF-8 (in Excel: CSV UTF-8) and upload it again."
+    )
+
+
+def _detect_encoding(sample: bytes, complete: bool) -> str:
+    """Pick the codec for a CSV file from its first bytes."""
+    for bom, encoding in _BOMS:
+        if sample.startswith(bom):
+            return encoding
+    if b"\x00" in sample:
+        # Only UTF-16/32 text legitimately contains NUL bytes; anything else is binary.
+        best = from_bytes(sample).best()
+        if best is not None and best.encoding.startswith(("utf_16", "utf_32")):
+            return best.encoding
+        raise UnreadableFileError(_NOT_TEXT)
+    if _decode_sample(sample, "utf-8", complete) is not None:
+        return "utf-8"
+    return _detect_legacy_encoding(sample)
+
+
+def _detect_legacy_encoding(sample: bytes) -> str:
+    """Guess a pre-Unicode encoding, preferring Windows-1252 when the evidence is tied.
+
+    charset-normalizer cannot tell the Western single-byte code pages apart on typical
+    data (it picks cp1250 or even cp1006 for plain French or German names), while
+    Windows-1252 is what Excel writes in Western locales. So Windows-1252 wins unless
+    the detector has real evidence for something else, such as Cyrillic or CJK text.
+    """
+    matches = from_bytes(sample)
+    best = matches.best()
+    if best is not None and is_multi_byte_encoding(best.encoding):
+        return best.encoding
+    western = next((match for match in matches if match.encoding == "cp1252"), None)
+    prefer_western = (
+        best is None
+        or best.coherence == 0
+        or (western is not None and western.coherence >= best.coherence)
+    )
+    if prefer_western and _decode_sample(sample, "cp1252", complete=True) is not None:
+        return "cp1252"
+    if best is None:
+        raise UnreadableFileError(_NOT_TEXT)
+    return best.encoding
+
+
+# ---------------------------------------------------------------------------
+# Header checks shared by CSV and XLSX
+
+
+def _check_header(names: list[str]) -> list[str]:
+    """Return the header unchanged, or raise if a column is unnamed or named twice."""
+    for position, name in enumerate(names, start=1):
+        if not name:
+            raise UnreadableFileError(
+                f"Column {position} of the header row has no name. "
+                "Every column needs a name in the first row."
+            )
+    repeated = [name for name, count in Counter(names).items() if count > 1]
+    if repeated:
+        listed = ", ".join(f'"{name}"' for name in repeated)
+        raise UnreadableFileError(f"The header row uses the same column name twice: {listed}.")
+    return names
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _field_count_problem(found: int, expected: int) -> str:
+    return f"Row has {_plural(found, 'field')} but the header has {_plural(expected, 'column')}."
+
+
+# ---------------------------------------------------------------------------
+# CSV
+
+
+def _detect_delimiter(text: str) -> str:
+    """Find the delimiter: ask csv.Sniffer, but only trust an answer the header line contains."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        sniffed = csv.Sniffer().sniff(text, delimiters=CSV_DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = ""
+    if sniffed and sniffed in header:
+        return sniffed
+    counts = {delimiter: header.count(delimiter) for delimiter in CSV_DELIMITERS}
+    most = max(counts, key=counts.__getitem__)
+    # A header without any delimiter is a single-column file.
+    return most if counts[most] else ","
+
+
+def _is_blank_record(fields: list[str]) -> bool:
+    """csv yields [] for an empty line and [' '] for a line of spaces; neither is a row."""
+    return not fields or (len(fields) == 1 and not fields[0].strip())
+
+
+class _CsvReader(_ReaderBase):
+    """Delimited text with a header row, in any common encoding."""
+
+    def __init__(self, path: Path) -> None:
+        binary = path.open("rb")
+        try:
+            sample, size, complete = _read_sample(binary)
+            if size == 0:
+                raise UnreadableFileError(_EMPTY)
+            encoding = _detect_encoding(sample, complete)
+            text = _check_text_sample(_decode_sample(sample, encoding, complete), complete)
+            if not complete:
+                # Do not let the sniffer see a line cut off by the sample boundary.
+                text = text[: text.rfind("\n") + 1] or text
+            delimiter = _detect_delimiter(text)
+            binary.seek(0)
+        except BaseException:
+            binary.close()
+            raise
+        self._binary = binary
+        self._encoding = encoding
+        self._progress = _ByteProgress(binary, size)
+        self._text = io.TextIOWrapper(binary, encoding=encoding, newline="")
+        # Standard quoting only: the sniffer's quote and space guesses misfire on names
+        # like O'Brien, and cell values must reach the caller exactly as written.
+        self._records = csv.reader(self._text, delimiter=delimiter)
+        self._number = 0
+        try:
+            self._columns = self._read_header()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._columns)
+
+    def fraction_read(self) -> float:
+        return self._progress.fraction()
+
+    def close(self) -> None:
+        self._text.close()
+
+    def _read_header(self) -> list[str]:
+        try:
+            for fields in self._records:
+                self._number += 1
+                if not _is_blank_record(fields):
+                    # The codec drops a leading BOM; this catches a doubled one from re-saving.
+                    fields[0] = fields[0].lstrip("\ufeff")
+                    return _check_header([name.strip() for name in fields])
+        except (UnicodeDecodeError, csv.Error) as err:
+            raise self._unreadable(err, self._number + 1) from err
+        raise UnreadableFileError(_EMPTY)
+
+    def __iter__(self) -> Iterator[RawRow]:
+        # The hot loop of a million-row import: locals only, one branch for good rows.
+        columns = self._columns
+        width = len(columns)
+        number = self._number
+        try:
+            for fields in self._records:
+                number += 1
+                if len(fields) == width:
+                    yield RawRow(number, dict(zip(columns, fields, strict=True)))
+                elif not _is_blank_record(fields):
+                    problem = _field_count_problem(len(fields), width)
+                    yield RawRow(number, dict(zip(columns, fields, strict=False)), problem)
+        except (UnicodeDecodeError, csv.Error) as err:
+            raise self._unreadable(err, number + 1) from err
+        finally:
+            self._number = number
+
+    def _unreadable(self, err: Exception, row: int) -> UnreadableFileError:
+        """Explain a failure that stops the whole file from being read."""
+        if isinstance(err, UnicodeDecodeError):
+            # The decoder sees one chunk at a time; the chunk ends at the current position.
+            offset = max(self._binary.tell() - len(err.object) + err.start, 0)
+            return UnreadableFileError(_decode_error_message(self._encoding, offset))
+        # Usually an unclosed quote that swallowed the rest of the file until the field
+        # size limit stopped it (which is why that limit stays in place).
+        return UnreadableFileError(
+            f"The file could not be read from row {row} on: "
+            "a value may be missing its closing quote."
+        )
+
+
+# ---------------------------------------------------------------------------
+# JSON Lines
+
+
+def _first_object_keys(text: str) -> list[str]:
+    """Keys of the first JSON object in the sample, so `columns` is known before iterating."""
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            return list(record)
+    return []
+
+
+class _JsonLinesReader(_ReaderBase):
+    """One JSON object per line, UTF-8."""
+
+    def __init__(self, path: Path) -> None:
+        binary = path.open("rb")
+        try:
+            sample, size, complete = _read_sample(binary)
+            if size == 0:
+                raise UnreadableFileError(_EMPTY)
+            if b"\x00" in sample:
+                raise UnreadableFileError(_NOT_TEXT)
+            bom = len(codecs.BOM_UTF8) if sample.startswith(codecs.BOM_UTF8) else 0
+            text = _decode_sample(sample[bom:], "utf-8", complete)
+            if text is None:
+                raise UnreadableFileError(_first_decode_error(sample, bom))
+            _check_text_sample(text, complete)
+            binary.seek(bom)
+        except BaseException:
+            binary.close()
+            raise
+        self._binary = binary
+        self._progress = _ByteProgress(binary, size)
+        self._columns = _first_object_keys(text)
+        self._known = set(self._columns)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._columns)
+
+    def fraction_read(self) -> float:
+        return self._progress.fraction()
+
+    def close(self) -> None:
+        self._binary.close()
+
+    def __iter__(self) -> Iterator[RawRow]:
+        known = self._known
+        for number, line in enumerate(self._binary, start=1):
+            if line.isspace():
+                continue
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as err:
+                offset = self._binary.tell() - len(line) + err.start
+                raise UnreadableFileError(_decode_error_message("utf-8", offset)) from err
+            try:
+                record = json.loads(text)
+            except ValueError as err:
+                yield RawRow(number, {}, _json_problem(err))
+                continue
+            if type(record) is not dict:
+                yield RawRow(number, {}, "Line is not a JSON object.")
+                continue
+            if not record.keys() <= known:
+                self._add_columns(record)
+            yield RawRow(number, record)
+
+    def _add_columns(self, record: dict[str, object]) -> None:
+        for key in record:
+            if key not in self._known:
+                self._known.add(key)
+                self._columns.append(key)
+
+
+def _first_decode_error(sample: bytes, start: int) -> str:
+    """Message for a JSON Lines sample that is not UTF-8, pointing at the first bad byte."""
+    try:
+        sample[start:].decode("utf-8")
+    except UnicodeDecodeError as err:
+        return _decode_error_message("utf-8", start + err.start)
+    return _NOT_TEXT
+
+
+def _json_problem(err: ValueError) -> str:
+    if isinstance(err, json.JSONDecodeError):
+        return f"Line is not valid JSON: {err.msg} (column {err.colno})."
+    return f"Line is not valid JSON: {err}."
+
+
+# ---------------------------------------------------------------------------
+# XLSX
+
+
+def _open_workbook(file: IO[bytes]) -> Workbook:
+    """Open a workbook for streaming, or say in plain words that it is not one."""
+    try:
+        return load_workbook(file, read_only=True, data_only=True)
+    except _BROKEN_WORKBOOK_ERRORS as err:
+        raise UnreadableFileError(_NOT_XLSX) from err
+
+
+def _is_blank_cell(value: object) -> bool:
+    return value is None or value == ""
+
+
+def _is_blank_row(row: tuple[object, ...]) -> bool:
+    return all(value is None or value == "" for value in row)
+
+
+class _XlsxReader(_ReaderBase):
+    """The first worksheet of an Excel workbook, read with openpyxl in read-only mode."""
+
+    def __init__(self, path: Path) -> None:
+        # Pass an open file rather than the path: openpyxl refuses paths whose
+        # extension it does not know, and uploads may be stored under any name.
+        self._file = path.open("rb")
+        self._workbook: Workbook | None = None
+        self._row_number = 0
+        self._done = False
+        try:
+            self._workbook = _open_workbook(self._file)
+            if not self._workbook.worksheets:
+                raise UnreadableFileError(_NOT_XLSX)
+            sheet = self._workbook.worksheets[0]
+            self._total_rows = sheet.max_row or 0
+            # Some writers store a wrong size; without resetting, openpyxl would cut
+            # the data to that size. The stored size is still fine for progress.
+            sheet.reset_dimensions()
+            self._rows = self._guarded(sheet.iter_rows(values_only=True))
+            self._columns = self._read_header()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._columns)
+
+    def fraction_read(self) -> float:
+        if self._done:
+            return 1.0
+        if not self._total_rows:
+            return 0.0
+        return min(self._row_number / self._total_rows, 1.0)
+
+    def close(self) -> None:
+        if self._workbook is not None:
+            self._workbook.close()
+        self._file.close()
+
+    def _guarded(self, rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
+        """Track the sheet row number and report a damaged workbook in plain words."""
+        try:
+            for row in rows:
+                self._row_number += 1
+                yield tuple(row)
+        except _BROKEN_WORKBOOK_ERRORS as err:
+            raise UnreadableFileError(_NOT_XLSX) from err
+        self._done = True
+
+    def _read_header(self) -> list[str]:
+        for row in self._rows:
+            if _is_blank_row(row):
+                continue
+            cells = list(row)
+            # Formatted but empty cells often extend a row past the real header.
+            while _is_blank_cell(cells[-1]):
+                cells.pop()
+            return _check_header(["" if cell is None else str(cell).strip() for cell in cells])
+        raise UnreadableFileError(_EMPTY)
+
+    def __iter__(self) -> Iterator[RawRow]:
+        columns = self._columns
+        width = len(columns)
+        for row in self._rows:
+            if _is_blank_row(row):
+                continue
+            if len(row) > width:
+                yield self._wide_row(row, columns)
+                continue
+            if len(row) < width:
+                # Spreadsheets drop trailing empty cells; those columns are simply empty.
+                row = row + (None,) * (width - len(row))
+            yield RawRow(self._row_number, dict(zip(columns, row, strict=True)))
+
+    def _wide_row(self, row: tuple[object, ...], columns: list[str]) -> RawRow:
+        """A row longer than the header is fine unless the extra cells hold something."""
+        values = dict(zip(columns, row, strict=False))
+        beyond = range(len(columns), len(row))
+        extra = next((index for index in beyond if not _is_blank_cell(row[index])), None)
+        if extra is None:
+            return RawRow(self._row_number, values)
+        problem = (
+            f"Row has a value in column {get_column_letter(extra + 1)}, "
+            f"beyond the header's {_plural(len(columns), 'column')}."
+        )
+        return RawRow(self._row_number, values, problem)

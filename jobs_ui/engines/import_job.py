@@ -1,0 +1,210 @@
+"""The import engine: read a file, validate each row, write the valid ones all at once.
+
+Phase 1 reads and validates, staging valid rows on disk (progress 0-90%). Phase 2 writes
+them to the dataset table in one transaction, skipping keys that already exist (90-99%).
+A failure or cancel before phase 2 commits leaves the table exactly as it was.
+The engine knows nothing of HTTP or of where it runs: it gets a job, a database engine,
+the data dir and a progress reporter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, insert, select, text
+
+from jobs_ui.datasets import Dataset, registry
+from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
+from jobs_ui.engines.formats import FileFormat, UnreadableFileError, open_reader
+from jobs_ui.engines.progress import ProgressReporter
+from jobs_ui.engines.row_errors import describe_validation_error
+from jobs_ui.engines.staging import ImportStaging
+from jobs_ui.engines.writers import neutralise_formula, restore_neutralised
+from jobs_ui.files import DataFiles
+from jobs_ui.models import Job
+
+log = logging.getLogger(__name__)
+
+ERRORS_IN_RESULT = 100
+WRITE_BATCH = 2_000
+PROGRESS_EVERY_ROWS = 1_000
+VALIDATION_SHARE = 90  # percent of the bar for phase 1
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be imported; the message says why, for a person."""
+
+
+def error_report_url(job_id: object) -> str:
+    return f"/api/import-export/jobs/{job_id}/error-report"
+
+
+def map_headers(columns: Iterable[str], dataset: Dataset) -> dict[str, str]:
+    """File header -> dataset field; unknown headers are ignored, missing required ones fail."""
+    mapping: dict[str, str] = {}
+    for header in columns:
+        field = dataset.column_for_header(header)
+        if field is not None and field not in mapping.values():
+            mapping[header] = field
+    missing = [name for name in dataset.required_columns if name not in mapping.values()]
+    if missing:
+        expected = ", ".join(dataset.columns)
+        raise ImportFileError(
+            f"The file has no column for {', '.join(missing)}. "
+            f"Expected columns for {dataset.name}: {expected} (letter case does not matter)."
+        )
+    return mapping
+
+
+def run_import(
+    job: Job, *, engine: Engine, files: DataFiles, reporter: ProgressReporter
+) -> dict[str, Any]:
+    """Import the job's upload into its dataset; returns the job result."""
+    dataset = registry.get(job.dataset)
+    upload = files.resolve(job.params["upload"])
+    file_format = FileFormat(job.params["format"])
+    with ImportStaging(files.scratch_path(job.id)) as staging:
+        try:
+            total_rows = _validate_file(upload, file_format, dataset, staging, reporter)
+        except UnreadableFileError as error:
+            raise ImportFileError(str(error)) from error
+        if total_rows == 0:
+            raise ImportFileError("The file has a header but no data rows.")
+        imported = _write_rows(engine, dataset, staging, reporter)
+        report = files.error_report_path(job.id)
+        errors = _write_error_report(report, dataset, staging)
+    skipped = total_rows - imported
+    return {
+        "importedCount": imported,
+        "skippedCount": skipped,
+        "totalRows": total_rows,
+        "errors": errors,
+        "errorReportUrl": error_report_url(job.id) if skipped else None,
+        "fileName": job.params.get("fileName"),
+    }
+
+
+def _validate_file(
+    upload: Path,
+    file_format: FileFormat,
+    dataset: Dataset,
+    staging: ImportStaging,
+    reporter: ProgressReporter,
+) -> int:
+    """Phase 1: every row is validated and either staged or recorded as skipped."""
+    validate = dataset.fields.model_validate
+    columns = dataset.columns
+    key_index = columns.index(dataset.key)
+    total = 0
+    reporter.update(0, "Reading the file", force=True)
+    with open_reader(upload, file_format) as reader:
+        mapping = map_headers(reader.columns, dataset)
+        for raw in reader:
+            total += 1
+            record = _record(raw.values, mapping)
+            if raw.problem:
+                staging.skip(raw.number, record, raw.problem)
+            else:
+                try:
+                    row = validate(record)
+                except ValidationError as error:
+                    staging.skip(raw.number, record, describe_validation_error(error))
+                else:
+                    values = tuple(getattr(row, name) for name in columns)
+                    earlier = staging.stage(raw.number, values[key_index], values)
+                    if earlier is not None:
+                        reason = f"Duplicate {dataset.key}: same as row {earlier} of this file"
+                        staging.skip(raw.number, record, reason)
+            if total % PROGRESS_EVERY_ROWS == 0:
+                percent = int(reader.fraction_read() * VALIDATION_SHARE)
+                reporter.update(percent, f"Validating rows: {total:,} read")
+    return total
+
+
+def _record(values: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
+    record = {}
+    for header, field in mapping.items():
+        value = values.get(header)
+        record[field] = restore_neutralised(value) if isinstance(value, str) else value
+    return record
+
+
+def _write_rows(
+    engine: Engine, dataset: Dataset, staging: ImportStaging, reporter: ProgressReporter
+) -> int:
+    """Phase 2: one transaction; rows whose key is already in the table are skipped."""
+    table = dataset.sql_table
+    key_column = table.c[dataset.key]
+    to_write = staging.staged_count
+    written = processed = 0
+    reporter.update(VALIDATION_SHARE, f"Saving {to_write:,} rows", force=True)
+    with (
+        _held_if_sqlite(engine, reporter),
+        engine.connect().execution_options(**{WRITE_LOCK_OPTION: True}) as connection,
+        connection.begin(),
+    ):
+        _lock_table(connection, dataset)
+        for batch in staging.staged_batches(WRITE_BATCH):
+            reporter.check_cancelled()
+            keys = [key for _row, key, _values in batch]
+            existing = set(connection.scalars(select(key_column).where(key_column.in_(keys))))
+            fresh = []
+            for row_no, key, values in batch:
+                if key in existing:
+                    reason = f"{dataset.key} {key!r} already exists in {dataset.name}"
+                    staging.skip(row_no, dict(zip(dataset.columns, values, strict=True)), reason)
+                else:
+                    fresh.append(dict(zip(dataset.columns, values, strict=True)))
+            if fresh:
+                connection.execute(insert(table), fresh)
+            written += len(fresh)
+            processed += len(batch)
+            reporter.update(
+                VALIDATION_SHARE + (99 - VALIDATION_SHARE) * processed // to_write,
+                f"Saving rows: {written:,} of {to_write:,}",
+            )
+        reporter.check_cancelled()  # last chance: after the commit the rows are kept
+    return written
+
+
+def _held_if_sqlite(
+    engine: Engine, reporter: ProgressReporter
+) -> contextlib.AbstractContextManager[None]:
+    return reporter.writes_held() if is_sqlite(engine) else contextlib.nullcontext()
+
+
+def _lock_table(connection: Connection, dataset: Dataset) -> None:
+    """Serialise imports into one table so two of them cannot both add the same key."""
+    if connection.dialect.name == "postgresql":
+        table_name = connection.dialect.identifier_preparer.quote(dataset.sql_table.name)
+        connection.execute(text(f"LOCK TABLE {table_name} IN SHARE ROW EXCLUSIVE MODE"))
+    # SQLite: BEGIN IMMEDIATE (the write-lock option) already holds the only write lock.
+
+
+def _write_error_report(
+    path: Path, dataset: Dataset, staging: ImportStaging
+) -> list[dict[str, Any]]:
+    """Write every skipped row to a CSV (re-importable once fixed); return the first ones."""
+    first: list[dict[str, Any]] = []
+    if staging.skipped_count == 0:
+        return first
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", *dataset.columns, "reason"])
+        for row_no, values, reason in staging.skipped_rows():
+            cells = [_cell(values.get(name)) for name in dataset.columns]
+            writer.writerow([row_no, *cells, reason])
+            if len(first) < ERRORS_IN_RESULT:
+                first.append({"row": row_no, "message": reason})
+    return first
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else neutralise_formula(str(value))

@@ -1,0 +1,211 @@
+"""Streaming writers for exports in CSV, JSON Lines and Excel formats.
+
+Rows are written as they arrive, so memory stays flat however large the export.
+Output goes to a temporary file beside the target and is renamed into place only
+when complete: a failed or cancelled export never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from jobs_ui.engines.formats import FileFormat
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""Leading characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection)."""
+
+_NEUTRALISED_PREFIXES = tuple("'" + prefix for prefix in FORMULA_PREFIXES)
+
+XLSX_SHEET_NAME = "data"
+
+RowSource = Iterable[Sequence[object]]
+
+
+def neutralise_formula(text: str) -> str:
+    """Prefix a quote to text a spreadsheet would run as a formula; other text is unchanged."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def restore_neutralised(text: str) -> str:
+    """Undo `neutralise_formula` on import: "'=x" becomes "=x"; other text is unchanged.
+
+    Text that really began with a quote before a formula character cannot be told
+    apart from neutralised text, so it loses the quote; that is the accepted price.
+    """
+    return text[1:] if text.startswith(_NEUTRALISED_PREFIXES) else text
+
+
+def write_rows(
+    path: Path,
+    fmt: FileFormat,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    on_row_batch: Callable[[int], None] | None = None,
+    batch_size: int = 5000,
+) -> int:
+    """Write a header and `rows` to `path` in `fmt`, returning the number of rows written.
+
+    `on_row_batch(rows_written_so_far)` is called every `batch_size` rows; if it raises,
+    the exception propagates and nothing is left at `path`.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    writers: dict[FileFormat, Callable[[Path, Sequence[str], RowSource], None]] = {
+        FileFormat.CSV: _write_csv,
+        FileFormat.JSONL: _write_jsonl,
+        FileFormat.XLSX: _write_xlsx,
+    }
+    counter = _RowCounter(rows, on_row_batch, batch_size)
+    with _replaced_on_success(path) as temp:
+        writers[fmt](temp, columns, counter)
+    return counter.count
+
+
+class _RowCounter:
+    """Passes rows through, counting them and reporting every `batch_size` rows."""
+
+    def __init__(
+        self,
+        rows: RowSource,
+        on_row_batch: Callable[[int], None] | None,
+        batch_size: int,
+    ) -> None:
+        self._rows = rows
+        self._on_row_batch = on_row_batch
+        self._batch_size = batch_size
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Sequence[object]]:
+        count = 0
+        for row in self._rows:
+            yield row
+            # Resumed only once the writer has taken the row, so the count is rows written.
+            count += 1
+            if count % self._batch_size == 0:
+                self.count = count
+                if self._on_row_batch is not None:
+                    self._on_row_batch(count)
+        self.count = count
+
+
+@contextmanager
+def _replaced_on_success(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; move it onto `path` only if the block succeeds."""
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(handle)
+    temp = Path(name)
+    try:
+        yield temp
+        os.replace(temp, path)
+    except BaseException:
+        # BaseException too: task cancellation must not leave the partial file behind.
+        temp.unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------------------
+# CSV
+
+
+def _csv_cells(row: Sequence[object]) -> list[object]:
+    """Neutralise formula-like strings; csv itself writes None as empty and numbers via str."""
+    return [
+        "'" + value if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value
+        for value in row
+    ]
+
+
+def _write_csv(temp: Path, columns: Sequence[str], rows: RowSource) -> None:
+    # Plain UTF-8, comma, minimal quoting and CRLF: RFC 4180.
+    with temp.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(_csv_cells(columns))
+        writer.writerows(_csv_cells(row) for row in rows)
+
+
+# ---------------------------------------------------------------------------
+# JSON Lines
+
+
+def _json_default(value: object) -> object:
+    """Encode the non-JSON types exports contain; anything else is a programming error."""
+    if isinstance(value, Decimal):
+        # Money with two decimals: the float's repr reads back as the same number.
+        return float(value)
+    if isinstance(value, date | time):
+        return value.isoformat()
+    raise TypeError(f"Cannot write a {type(value).__name__} value to JSON Lines")
+
+
+def _write_jsonl(temp: Path, columns: Sequence[str], rows: RowSource) -> None:
+    # Strings are written as they are: JSON is not opened by spreadsheets.
+    keys = list(columns)
+    encode = json.JSONEncoder(
+        ensure_ascii=False, separators=(",", ":"), default=_json_default
+    ).encode
+    with temp.open("w", encoding="utf-8", newline="\n") as handle:
+        handle.writelines(encode(dict(zip(keys, row, strict=True))) + "\n" for row in rows)
+
+
+# ---------------------------------------------------------------------------
+# XLSX
+
+
+def _xlsx_value(value: object) -> object:
+    """Convert a value to something openpyxl stores as the matching Excel type."""
+    if isinstance(value, str):
+        # Excel cannot hold most control characters at all; openpyxl would refuse the row.
+        return neutralise_formula(ILLEGAL_CHARACTERS_RE.sub("", value))
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        # Excel has no time zones; store the moment in UTC.
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _header_cells(sheet: WriteOnlyWorksheet, columns: Sequence[str]) -> list[WriteOnlyCell]:
+    bold = Font(bold=True)
+    cells = []
+    for name in columns:
+        cell = WriteOnlyCell(sheet, value=_xlsx_value(name))
+        cell.font = bold
+        cells.append(cell)
+    return cells
+
+
+def _write_xlsx(temp: Path, columns: Sequence[str], rows: RowSource) -> None:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(XLSX_SHEET_NAME)
+    try:
+        sheet.append(_header_cells(sheet, columns))
+        for row in rows:
+            sheet.append([_xlsx_value(value) for value in row])
+    except BaseException:
+        _discard_sheet_buffer(sheet)
+        raise
+    workbook.save(temp)
+
+
+def _discard_sheet_buffer(sheet: WriteOnlyWorksheet) -> None:
+    """Delete the system temp file openpyxl buffers rows in; it only does so on save or exit."""
+    # Best effort only: the original error matters more than a leftover buffer.
+    with contextlib.suppress(Exception):
+        sheet.close()  # finish the sheet's XML stream so nothing writes to it later
+        sheet._writer.cleanup()

@@ -1,0 +1,72 @@
+"""Running one job to its end, whichever runner calls it.
+
+This is the only place that turns an engine's outcome into a final status, so every runner
+(in-process threads now, other workers later) ends jobs the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from jobs_ui.engines.export_job import run_export
+from jobs_ui.engines.import_job import ImportFileError, run_import
+from jobs_ui.engines.progress import JobCancelled, ProgressReporter
+from jobs_ui.files import DataFiles
+from jobs_ui.models import Job, JobKind
+from jobs_ui.store import INTERRUPTED_ERROR, JobStore
+
+log = logging.getLogger(__name__)
+
+Engine_ = Callable[..., dict[str, Any]]
+ENGINES: dict[JobKind, Engine_] = {JobKind.IMPORT: run_import, JobKind.EXPORT: run_export}
+
+UNEXPECTED_ERROR = (
+    "Something went wrong on our side while running this job; no data was changed. "
+    "Retry it, and if it fails again, report job {job_id}."
+)
+
+
+def execute_job(
+    job_id: uuid.UUID,
+    *,
+    store: JobStore,
+    engine: Engine,
+    files: DataFiles,
+    cancel_event: threading.Event | None = None,
+    stopping: threading.Event | None = None,
+) -> Job | None:
+    """Start the job if it is still pending, run its engine, and record how it ended.
+
+    `stopping` set means the process is shutting down: a job stopped by it ends FAILED as
+    interrupted, not CANCELLED, since nobody asked to cancel it.
+    """
+    job = store.start(job_id)
+    if job is None:
+        log.info("job %s was not pending any more; not started", job_id)
+        return store.get(job_id)
+    log.info("job %s started: %s %s", job.id, job.kind.value, job.dataset)
+    reporter = ProgressReporter(store, job.id, cancel_event=cancel_event)
+    try:
+        result = ENGINES[job.kind](job, engine=engine, files=files, reporter=reporter)
+    except JobCancelled:
+        if stopping is not None and stopping.is_set():
+            return store.fail(job.id, error=INTERRUPTED_ERROR)
+        return store.mark_cancelled(job.id)
+    except ImportFileError as error:
+        return store.fail(job.id, error=str(error))
+    except Exception:
+        log.exception("job %s crashed", job.id)
+        return store.fail(job.id, error=UNEXPECTED_ERROR.format(job_id=job.id))
+    return store.complete(job.id, result=result, message=_done_message(job.kind, result))
+
+
+def _done_message(kind: JobKind, result: dict[str, Any]) -> str:
+    if kind is JobKind.IMPORT:
+        return f"Imported {result['importedCount']:,} of {result['totalRows']:,} rows"
+    return f"Exported {result['rowCount']:,} rows"

@@ -1,0 +1,49 @@
+"""Where job files live in the data dir: uploads, exports, error reports, scratch space."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name: str, *, fallback: str = "upload") -> str:
+    """A file name safe to put on disk: no folders, no odd characters, never empty."""
+    base = Path(name.replace("\\", "/")).name
+    cleaned = _UNSAFE.sub("_", base).strip("._")[:120]
+    return cleaned or fallback
+
+
+class DataFiles:
+    """Paths of one data dir. Job params store paths relative to it, so the dir can move."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def prepare(self) -> None:
+        for folder in ("uploads", "exports", "reports", "scratch"):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+
+    def upload_path(self, job_id: uuid.UUID, filename: str) -> Path:
+        return self.root / "uploads" / str(job_id) / safe_filename(filename)
+
+    def export_path(self, job_id: uuid.UUID, filename: str) -> Path:
+        return self.root / "exports" / str(job_id) / safe_filename(filename)
+
+    def error_report_path(self, job_id: uuid.UUID) -> Path:
+        return self.root / "reports" / f"{job_id}-errors.csv"
+
+    def scratch_path(self, job_id: uuid.UUID) -> Path:
+        return self.root / "scratch" / f"{job_id}.sqlite"
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def resolve(self, relative: str) -> Path:
+        """The absolute path of a stored relative one, refusing anything outside the data dir."""
+        path = (self.root / relative).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"path {relative!r} leaves the data dir")
+        return path

@@ -1,0 +1,111 @@
+"""Where jobs run. The embedded runner uses a bounded pool of threads in this process.
+
+Runners share one small interface so the app can swap in others (e.g. queue workers)
+without touching job code: the job itself is run by `jobs_ui.execution.execute_job`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+
+from sqlalchemy import Engine
+
+from jobs_ui.execution import execute_job
+from jobs_ui.files import DataFiles
+from jobs_ui.models import JobStatus
+from jobs_ui.store import JobStore
+
+log = logging.getLogger(__name__)
+
+
+class JobRunner(Protocol):
+    def start(self) -> None:
+        """Begin accepting jobs, after settling any left over by a process that died."""
+
+    def submit(self, job_id: uuid.UUID) -> None:
+        """Run a PENDING job soon."""
+
+    def cancel(self, job_id: uuid.UUID) -> None:
+        """Ask a running job to stop at its next chunk (the row's flag is already set)."""
+
+    def shutdown(self) -> None:
+        """Stop taking jobs and wait for running ones to stop."""
+
+
+class InProcessRunner:
+    """Runs jobs on a thread pool of `concurrency` threads, off the event loop.
+
+    On shutdown, running jobs stop at their next chunk and end FAILED as interrupted; jobs
+    still queued stay PENDING. On start, jobs left PROCESSING by a previous process are ended FAILED (an import commits
+    all-or-nothing, so nothing half-done remains; the user can retry), and PENDING jobs that
+    never got to run are queued again.
+    """
+
+    def __init__(
+        self, *, store: JobStore, engine: Engine, files: DataFiles, concurrency: int
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._files = files
+        self._concurrency = concurrency
+        self._pool: ThreadPoolExecutor | None = None
+        self._cancel_events: dict[uuid.UUID, threading.Event] = {}
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        if self._pool is not None:
+            return
+        self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="job")
+        self._store.fail_interrupted()
+        for job_id in self._store.ids_with_status(JobStatus.PENDING):
+            self.submit(job_id)
+
+    def submit(self, job_id: uuid.UUID) -> None:
+        if self._pool is None:
+            raise RuntimeError("the runner has not been started")
+        with self._lock:
+            cancel_event = self._cancel_events.setdefault(job_id, threading.Event())
+        future = self._pool.submit(self._run, job_id, cancel_event)
+        future.add_done_callback(lambda done, job_id=job_id: self._forget(job_id, done))
+
+    def cancel(self, job_id: uuid.UUID) -> None:
+        with self._lock:
+            event = self._cancel_events.get(job_id)
+        if event is not None:
+            event.set()
+
+    def shutdown(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        self._stopping.set()
+        with self._lock:
+            for event in self._cancel_events.values():
+                event.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    @property
+    def active_jobs(self) -> int:
+        with self._lock:
+            return len(self._cancel_events)
+
+    def _run(self, job_id: uuid.UUID, cancel_event: threading.Event) -> None:
+        execute_job(
+            job_id,
+            store=self._store,
+            engine=self._engine,
+            files=self._files,
+            cancel_event=cancel_event,
+            stopping=self._stopping,
+        )
+
+    def _forget(self, job_id: uuid.UUID, future: Future[None]) -> None:
+        with self._lock:
+            self._cancel_events.pop(job_id, None)
+        if (error := future.exception()) is not None:
+            log.error("runner thread for job %s failed", job_id, exc_info=error)

@@ -1,0 +1,37 @@
+"""One settings object, read from the environment; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Deployment settings. Environment names are part of the public contract."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default=Path("data"), alias="JOBS_UI_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, alias="JOBS_UI_MAX_UPLOAD_BYTES", gt=0)
+    runner_concurrency: int = Field(default=2, alias="JOBS_UI_RUNNER_CONCURRENCY", ge=1, le=64)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL; a SQLite file in the data dir unless DATABASE_URL is set."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'jobs_ui.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,210 @@
+"""Job persistence: every change is one short transaction that bumps `version`.
+
+Status moves only forward, enforced in SQL (`UPDATE ... WHERE status = ...`), so two
+processes racing on one job cannot move it backwards. After each commit the store tells the
+notifier "job X is now at version V"; listeners re-read the row, which stays the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, func, update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, utc_now
+
+log = logging.getLogger(__name__)
+
+Notifier = Callable[[uuid.UUID, int], None]
+
+INTERRUPTED_ERROR = (
+    "The server stopped while this job was running, so it did not finish. "
+    "Nothing it did was kept; retry it to run it again."
+)
+
+
+def _no_notify(_job_id: uuid.UUID, _version: int) -> None:
+    return None
+
+
+class JobStore:
+    """Reads and writes jobs; the only code that changes a job row."""
+
+    def __init__(self, engine: Engine, notify: Notifier = _no_notify) -> None:
+        self.engine = engine
+        self.notify = notify
+
+    # --- reading -----------------------------------------------------------------------
+
+    def get(self, job_id: uuid.UUID) -> Job | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(Job, job_id)
+
+    def list_for_owner(self, *, owner: str, limit: int = 50) -> Sequence[Job]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            query = (
+                select(Job)
+                .where(Job.owner == owner)
+                .order_by(col(Job.created_at).desc())
+                .limit(limit)
+            )
+            return session.exec(query).all()
+
+    def ids_with_status(self, status: JobStatus) -> list[uuid.UUID]:
+        with Session(self.engine) as session:
+            query = select(Job.id).where(Job.status == status).order_by(col(Job.created_at))
+            return list(session.exec(query).all())
+
+    def is_cancel_requested(self, job_id: uuid.UUID) -> bool:
+        with Session(self.engine) as session:
+            flag = session.exec(select(Job.cancel_requested).where(Job.id == job_id)).first()
+            return bool(flag)
+
+    # --- writing -----------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        kind: JobKind,
+        dataset: str,
+        owner: str,
+        params: dict[str, Any],
+        retry_of: uuid.UUID | None = None,
+        job_id: uuid.UUID | None = None,
+    ) -> Job:
+        job = Job(
+            id=job_id or uuid.uuid4(),
+            kind=kind,
+            dataset=dataset,
+            owner=owner,
+            params=params,
+            retry_of=retry_of,
+            message="Waiting to start",
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.add(job)
+            session.commit()
+        log.info("job %s created: %s %s for %s", job.id, kind.value, dataset, owner)
+        self.notify(job.id, job.version)
+        return job
+
+    def start(self, job_id: uuid.UUID) -> Job | None:
+        """PENDING -> PROCESSING; None when the job is no longer pending (e.g. cancelled)."""
+        now = utc_now()
+        return self._change(
+            job_id,
+            Job.status == JobStatus.PENDING,
+            status=JobStatus.PROCESSING,
+            started_at=now,
+            message="Starting",
+        )
+
+    def report_progress(self, job_id: uuid.UUID, *, progress: int, message: str) -> Job | None:
+        """Record progress of a running job; it never goes backwards."""
+        progress = max(0, min(99, progress))
+        return self._change(
+            job_id,
+            Job.status == JobStatus.PROCESSING,
+            progress=func.max(Job.progress, progress)
+            if self.engine.dialect.name == "sqlite"
+            else func.greatest(Job.progress, progress),
+            message=message,
+        )
+
+    def complete(self, job_id: uuid.UUID, *, result: dict[str, Any], message: str) -> Job | None:
+        return self._finish(
+            job_id, JobStatus.COMPLETED, progress=100, result=result, message=message
+        )
+
+    def fail(
+        self, job_id: uuid.UUID, *, error: str, result: dict[str, Any] | None = None
+    ) -> Job | None:
+        return self._finish(job_id, JobStatus.FAILED, error=error, result=result, message="Failed")
+
+    def mark_cancelled(
+        self, job_id: uuid.UUID, *, result: dict[str, Any] | None = None
+    ) -> Job | None:
+        return self._finish(job_id, JobStatus.CANCELLED, result=result, message="Cancelled")
+
+    def request_cancel(self, job_id: uuid.UUID) -> Job | None:
+        """A pending job is cancelled at once; a running one is asked to stop at its next chunk.
+
+        Returns the job as it is afterwards, or None if it does not exist.
+        """
+        cancelled = self._finish(job_id, JobStatus.CANCELLED, message="Cancelled", allow_pending=True)
+        if cancelled is not None:
+            return cancelled
+        requested = self._change(
+            job_id,
+            (Job.status == JobStatus.PROCESSING) & (col(Job.cancel_requested).is_(False)),
+            cancel_requested=True,
+            message="Cancelling",
+        )
+        return requested or self.get(job_id)
+
+    def fail_interrupted(self) -> list[uuid.UUID]:
+        """End every job left PROCESSING by a process that died (called before runners start)."""
+        failed = []
+        for job_id in self.ids_with_status(JobStatus.PROCESSING):
+            if self._finish(job_id, JobStatus.FAILED, error=INTERRUPTED_ERROR, message="Failed"):
+                failed.append(job_id)
+                log.warning("job %s was interrupted by a restart; marked FAILED", job_id)
+        return failed
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _finish(
+        self,
+        job_id: uuid.UUID,
+        status: JobStatus,
+        *,
+        allow_pending: bool = False,
+        **values: Any,
+    ) -> Job | None:
+        allowed = [JobStatus.PENDING] if allow_pending else [JobStatus.PROCESSING]
+        job = self._change(
+            job_id,
+            col(Job.status).in_(allowed),
+            status=status,
+            finished_at=utc_now(),
+            **values,
+        )
+        if job is not None:
+            self._log_finish(job)
+        return job
+
+    def _change(self, job_id: uuid.UUID, condition: ColumnElement[bool], **values: Any) -> Job | None:
+        """Apply `values` if `condition` holds; bump the version and notify after commit."""
+        statement = (
+            update(Job)
+            .where(col(Job.id) == job_id, condition)
+            .values(version=Job.version + 1, updated_at=utc_now(), **values)
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            changed = session.exec(statement).rowcount  # type: ignore[call-overload]
+            if not changed:
+                session.rollback()
+                return None
+            session.commit()
+            job = session.get(Job, job_id, populate_existing=True)
+        if job is not None:
+            self.notify(job.id, job.version)
+        return job
+
+    @staticmethod
+    def _log_finish(job: Job) -> None:
+        started = job.started_at or job.created_at
+        finished = job.finished_at or job.updated_at
+        seconds = (finished - started).total_seconds() if started and finished else 0.0
+        if job.status == JobStatus.FAILED:
+            log.warning("job %s FAILED after %.2fs: %s", job.id, seconds, job.error)
+        else:
+            log.info("job %s %s after %.2fs", job.id, job.status.value, seconds)
+
+
+__all__ = ["FINAL_STATUSES", "INTERRUPTED_ERROR", "JobStore", "Notifier"]

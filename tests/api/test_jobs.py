@@ -1,0 +1,80 @@
+"""The REST side: job JSON, listing, lookups, cancel, and recovery after a restart."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from jobs_ui.models import JobKind, JobStatus
+from jobs_ui.services import Services
+from jobs_ui.store import INTERRUPTED_ERROR
+from tests.support.jobs import start_export, wait_for_end
+
+JOB_FIELDS = {
+    "jobId", "kind", "dataset", "status", "progress", "message", "error", "result",
+    "createdAt", "updatedAt",
+}  # fmt: skip
+
+
+def test_job_json_has_the_polling_fields(client):
+    created = start_export(client)
+    assert JOB_FIELDS <= set(created)
+    assert created["status"] == "PENDING" and created["kind"] == "EXPORT"
+    job = wait_for_end(client, created["jobId"])
+    assert job["status"] == "COMPLETED" and job["progress"] == 100
+    assert job["createdAt"].endswith("Z") and job["updatedAt"] >= job["createdAt"]
+
+
+def test_list_shows_the_callers_jobs_newest_first(client):
+    mine = [start_export(client, search=str(n))["jobId"] for n in range(3)]
+    client.post(
+        "/api/import-export/jobs/export",
+        json={"dataset": "products"},
+        headers={"X-Owner-Id": "someone-else"},
+    )
+    listed = client.get("/api/import-export/jobs").json()["jobs"]
+    assert [job["jobId"] for job in listed] == mine[::-1]
+    response = client.get("/api/import-export/jobs", headers={"X-Owner-Id": "bad owner!"})
+    assert response.status_code == 400
+
+
+def test_unknown_and_malformed_job_ids(client):
+    response = client.get(f"/api/import-export/jobs/{uuid.uuid4()}")
+    assert response.status_code == 404 and response.json()["error"] == "Job not found"
+    response = client.get("/api/import-export/jobs/12345")
+    assert response.status_code == 400 and "not a valid job id" in response.json()["error"]
+    assert client.post(f"/api/import-export/jobs/{uuid.uuid4()}/cancel").status_code == 404
+
+
+def test_cancel_a_pending_job_at_once(client, services):
+    job = services.store.create(kind=JobKind.EXPORT, dataset="contacts", owner="t", params={})
+    response = client.post(f"/api/import-export/jobs/{job.id}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "CANCELLED"
+    again = client.post(f"/api/import-export/jobs/{job.id}/cancel")
+    assert again.status_code == 409
+
+
+def test_restart_fails_interrupted_jobs_and_runs_pending_ones(settings):
+    first = Services.from_settings(settings)
+    first.start()
+    store = first.store
+    interrupted = store.create(
+        kind=JobKind.EXPORT, dataset="contacts", owner="t", params={"format": "csv"}
+    )
+    store.start(interrupted.id)
+    waiting = store.create(
+        kind=JobKind.EXPORT, dataset="contacts", owner="t", params={"format": "csv"}
+    )
+    first.stop()  # as if the process died: one job PROCESSING, one never picked up
+
+    second = Services.from_settings(settings)
+    second.start()
+    try:
+        job = second.store.get(interrupted.id)
+        assert (job.status, job.error) == (JobStatus.FAILED, INTERRUPTED_ERROR)
+        deadline = time.monotonic() + 10
+        while second.store.get(waiting.id).status is not JobStatus.COMPLETED:
+            assert time.monotonic() < deadline, "the pending job was not run after the restart"
+            time.sleep(0.02)
+    finally:
+        second.stop()

@@ -1,0 +1,183 @@
+"""The SSE status stream, over a real server on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+
+import jobs_ui.api.stream as stream_module
+from jobs_ui.models import JobKind
+from jobs_ui.services import Services
+from tests.support.jobs import start_export, wait_for_end
+from tests.support.sse import events
+
+STREAM = "/api/import-export/jobs/ws"
+
+
+def idle_job(services: Services) -> uuid.UUID:
+    """A job the runner will not pick up, so the test moves it by hand."""
+    job = services.store.create(kind=JobKind.EXPORT, dataset="contacts", owner="t", params={})
+    return job.id
+
+
+def finished_export(client: httpx.Client) -> dict:
+    job = start_export(client)
+    return wait_for_end(client, job["jobId"])
+
+
+def test_finished_job_stream_is_exact(client):
+    job = finished_export(client)
+    response = client.get(STREAM, params={"jobId": job["jobId"]})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-accel-buffering"] == "no"
+    update = {
+        "type": "status_update",
+        "jobId": job["jobId"],
+        "status": "COMPLETED",
+        "progress": 100,
+        "error": None,
+        "result": job["result"],
+        "updatedAt": job["updatedAt"],
+        "message": job["message"],
+        "kind": "EXPORT",
+        "dataset": "contacts",
+        "version": job["version"],
+    }
+    compact = {"separators": (",", ":"), "ensure_ascii": False}
+    expected = (
+        "retry: 2000\n"
+        "id: 0\n"
+        f'data: {{"type":"connected","jobId":"{job["jobId"]}"}}\n\n'
+        f"id: {job['version']}\n"
+        f"data: {json.dumps(update, **compact)}\n\n"
+    ).encode()
+    assert response.content == expected
+    assert job["updatedAt"].endswith("Z") and len(job["updatedAt"]) == 24
+
+
+def test_unknown_job_gets_error_then_end(client):
+    response = client.get(STREAM, params={"jobId": str(uuid.uuid4())})
+    assert response.status_code == 200
+    assert response.content == b'data: {"type":"error","message":"Job not found"}\n\n'
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"jobId": "not-a-uuid"}, "Invalid jobId: expected a UUID"),
+        ({}, "jobId is required"),
+        ({"jobId": "'; DROP TABLE job; --"}, "Invalid jobId: expected a UUID"),
+    ],
+)
+def test_malformed_id_gets_error_then_end(client, query, message):
+    response = client.get(STREAM, params=query)
+    assert response.status_code == 200
+    payload = json.dumps({"type": "error", "message": message}, separators=(",", ":"))
+    assert response.content == f"data: {payload}\n\n".encode()
+
+
+def test_live_job_streams_every_change_in_order(client, services):
+    job_id = idle_job(services)
+
+    def drive() -> None:
+        time.sleep(0.2)
+        services.store.start(job_id)
+        for percent in (10, 40, 70):
+            time.sleep(0.05)
+            services.store.report_progress(job_id, progress=percent, message=f"at {percent}")
+        time.sleep(0.05)
+        services.store.complete(job_id, result={"rowCount": 0}, message="done")
+
+    threading.Thread(target=drive).start()
+    with client.stream("GET", STREAM, params={"jobId": str(job_id)}) as response:
+        received = list(events(response))
+    assert received[0].data == {"type": "connected", "jobId": str(job_id)}
+    updates = received[1:]
+    assert [u.data["status"] for u in updates] == ["PENDING", "PROCESSING"] + [
+        "PROCESSING"
+    ] * 3 + ["COMPLETED"]
+    assert [u.data["progress"] for u in updates] == [0, 0, 10, 40, 70, 100]
+    assert [int(u.id) for u in updates] == [1, 2, 3, 4, 5, 6]
+    assert updates[-1].data["result"] == {"rowCount": 0}
+
+
+def test_resume_with_last_event_id_skips_what_the_client_has(client, services):
+    job_id = idle_job(services)
+    services.store.start(job_id)  # version 2
+    headers = {"Last-Event-ID": "2"}
+
+    def finish() -> None:
+        time.sleep(0.2)
+        services.store.complete(job_id, result={}, message="done")
+
+    threading.Thread(target=finish).start()
+    with client.stream("GET", STREAM, params={"jobId": str(job_id)}, headers=headers) as response:
+        received = list(events(response))
+    assert received[0].data["type"] == "connected" and received[0].id == "2"
+    assert [(e.id, e.data["status"]) for e in received[1:]] == [("3", "COMPLETED")]
+
+
+def test_resume_behind_gets_the_current_state_at_once(client, services):
+    job_id = idle_job(services)
+    services.store.start(job_id)
+    services.store.complete(job_id, result={}, message="done")  # version 3
+    response = client.get(STREAM, params={"jobId": str(job_id)}, headers={"Last-Event-ID": "1"})
+    statuses = [(e.id, e.data.get("status")) for e in events(response)]
+    assert statuses == [("1", None), ("3", "COMPLETED")]
+
+
+def test_reconnect_after_the_end_gets_204(client, services):
+    job_id = idle_job(services)
+    services.store.start(job_id)
+    services.store.complete(job_id, result={}, message="done")  # version 3
+    response = client.get(STREAM, params={"jobId": str(job_id)}, headers={"Last-Event-ID": "3"})
+    assert response.status_code == 204
+    assert response.content == b""
+
+
+def test_heartbeat_comment_while_nothing_changes(client, services, monkeypatch):
+    monkeypatch.setattr(stream_module, "HEARTBEAT_SECONDS", 0.1)
+    job_id = idle_job(services)
+    with client.stream("GET", STREAM, params={"jobId": str(job_id)}) as response:
+        lines = response.iter_lines()
+        seen = [next(lines) for _ in range(8)]
+    assert ": keep-alive" in seen
+
+
+def test_stream_work_stops_when_the_client_leaves(server, services):
+    job_id = idle_job(services)
+    with (
+        httpx.Client(base_url=server.url) as http,
+        http.stream("GET", STREAM, params={"jobId": str(job_id)}) as response,
+    ):
+        next(response.iter_lines())
+        assert services.hub.watched_jobs == 1
+    deadline = time.monotonic() + 5
+    while services.hub.watched_jobs and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert services.hub.watched_jobs == 0
+
+
+def test_update_reaches_a_connected_client_within_milliseconds(client, services):
+    job_id = idle_job(services)
+    services.store.start(job_id)
+    arrivals: list[float] = []
+    with client.stream("GET", STREAM, params={"jobId": str(job_id)}) as response:
+        stream = events(response)
+        next(stream), next(stream)  # connected, current state
+        for percent in range(1, 21):
+            sent = time.perf_counter()
+            services.store.report_progress(job_id, progress=percent, message="x")
+            event = next(stream)
+            assert event.data["progress"] == percent
+            arrivals.append(time.perf_counter() - sent)
+    arrivals.sort()
+    # Pushed, not polled: a poll or re-read cycle would take a second or more.
+    assert arrivals[len(arrivals) // 2] < 0.5, arrivals
