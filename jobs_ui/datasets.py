@@ -38,9 +38,7 @@ class Dataset:
 
     @property
     def required_columns(self) -> tuple[str, ...]:
-        return tuple(
-            name for name in self.columns if self.fields.model_fields[name].is_required()
-        )
+        return tuple(name for name in self.columns if self.fields.model_fields[name].is_required())
 
 
 class DatasetRegistry:
@@ -77,7 +75,9 @@ class DatasetRegistry:
             return self._datasets[name]
         except KeyError:
             known = ", ".join(sorted(self._datasets)) or "none"
-            raise UnknownDatasetError(f"Unknown dataset {name!r}. Known datasets: {known}.") from None
+            raise UnknownDatasetError(
+                f"Unknown dataset {name!r}. Known datasets: {known}."
+            ) from None
 
     def __iter__(self) -> Iterator[Dataset]:
         return iter(self._datasets.values())

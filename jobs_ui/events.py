@@ -38,10 +38,10 @@ class Subscription(Generic[SnapshotT]):
     def current(self) -> SnapshotT | None:
         return self.feed.snapshot
 
-    async def next_after(self, version: int, timeout: float) -> SnapshotT | None:
-        """The newest snapshot past `version`, or None if nothing newer came within `timeout`."""
+    async def next_after(self, version: int, within: float) -> SnapshotT | None:
+        """The newest snapshot past `version`, or None if nothing newer came `within` seconds."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while True:
             snapshot = self.feed.snapshot
             if snapshot is not None and snapshot.version > version:

@@ -40,9 +40,9 @@ class InProcessRunner:
     """Runs jobs on a thread pool of `concurrency` threads, off the event loop.
 
     On shutdown, running jobs stop at their next chunk and end FAILED as interrupted; jobs
-    still queued stay PENDING. On start, jobs left PROCESSING by a previous process are ended FAILED (an import commits
-    all-or-nothing, so nothing half-done remains; the user can retry), and PENDING jobs that
-    never got to run are queued again.
+    still queued stay PENDING. On start, jobs left PROCESSING by a previous process are
+    ended FAILED (an import commits all-or-nothing, so nothing half-done remains; the user
+    can retry), and PENDING jobs that never got to run are queued again.
     """
 
     def __init__(

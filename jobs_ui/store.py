@@ -136,7 +136,9 @@ class JobStore:
 
         Returns the job as it is afterwards, or None if it does not exist.
         """
-        cancelled = self._finish(job_id, JobStatus.CANCELLED, message="Cancelled", allow_pending=True)
+        cancelled = self._finish(
+            job_id, JobStatus.CANCELLED, message="Cancelled", allow_pending=True
+        )
         if cancelled is not None:
             return cancelled
         requested = self._change(
@@ -178,7 +180,9 @@ class JobStore:
             self._log_finish(job)
         return job
 
-    def _change(self, job_id: uuid.UUID, condition: ColumnElement[bool], **values: Any) -> Job | None:
+    def _change(
+        self, job_id: uuid.UUID, condition: ColumnElement[bool], **values: Any
+    ) -> Job | None:
         """Apply `values` if `condition` holds; bump the version and notify after commit."""
         statement = (
             update(Job)

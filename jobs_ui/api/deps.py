@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from jobs_ui.api.errors import ApiError
 from jobs_ui.services import Services
@@ -39,3 +40,7 @@ def parse_job_id(raw: str | None) -> uuid.UUID:
         return uuid.UUID(raw)
     except ValueError:
         raise ApiError(400, f"jobId {raw[:64]!r} is not a valid job id (a UUID).") from None
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+OwnerDep = Annotated[str, Depends(get_owner)]

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from starlette.responses import FileResponse
 
-from jobs_ui.api.deps import get_services, parse_job_id
+from jobs_ui.api.deps import ServicesDep, parse_job_id
 from jobs_ui.api.errors import ApiError
 from jobs_ui.models import JobKind, JobStatus
-from jobs_ui.services import Services
 
 router = APIRouter(prefix="/api/import-export/jobs", tags=["files"])
 
@@ -29,7 +28,7 @@ def _attachment(path: Path, filename: str) -> FileResponse:
 
 
 @router.get("/{job_id}/download")
-def download_export(job_id: str, services: Services = Depends(get_services)) -> FileResponse:
+def download_export(job_id: str, services: ServicesDep) -> FileResponse:
     """The file a completed export wrote (streamed from disk)."""
     job = services.store.get(parse_job_id(job_id))
     if job is None or job.kind is not JobKind.EXPORT:
@@ -41,9 +40,7 @@ def download_export(job_id: str, services: Services = Depends(get_services)) -> 
 
 
 @router.get("/{job_id}/error-report")
-def download_error_report(
-    job_id: str, services: Services = Depends(get_services)
-) -> FileResponse:
+def download_error_report(job_id: str, services: ServicesDep) -> FileResponse:
     """Every row an import skipped, with the reason, as CSV."""
     job = services.store.get(parse_job_id(job_id))
     if job is None or job.kind is not JobKind.IMPORT:

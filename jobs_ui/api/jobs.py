@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
-from jobs_ui.api.deps import get_owner, get_services, parse_job_id
+from jobs_ui.api.deps import OwnerDep, ServicesDep, parse_job_id
 from jobs_ui.api.errors import ApiError
 from jobs_ui.api.uploads import save_upload, too_large_message
 from jobs_ui.datasets import UnknownDatasetError, registry
@@ -48,8 +48,8 @@ def _job_or_404(services: Services, raw_id: str) -> Job:
 @router.post("/import", status_code=201)
 async def create_import(
     request: Request,
-    services: Services = Depends(get_services),
-    owner: str = Depends(get_owner),
+    services: ServicesDep,
+    owner: OwnerDep,
 ) -> dict[str, Any]:
     """Multipart `file` + `dataset` -> a PENDING import job."""
     limit = services.settings.max_upload_bytes
@@ -105,8 +105,8 @@ def _store_upload_and_create(
 @router.post("/export", status_code=201)
 def create_export(
     body: ExportRequest,
-    services: Services = Depends(get_services),
-    owner: str = Depends(get_owner),
+    services: ServicesDep,
+    owner: OwnerDep,
 ) -> dict[str, Any]:
     """JSON `{dataset, format, filter?}` -> a PENDING export job."""
     dataset = _known_dataset(body.dataset)
@@ -118,8 +118,8 @@ def create_export(
 
 @router.get("")
 def list_jobs(
-    services: Services = Depends(get_services),
-    owner: str = Depends(get_owner),
+    services: ServicesDep,
+    owner: OwnerDep,
     limit: int = Query(default=50, ge=1, le=200),
 ) -> dict[str, Any]:
     """The caller's recent jobs, newest first."""
@@ -128,13 +128,13 @@ def list_jobs(
 
 
 @router.get("/{job_id}")
-def get_job(job_id: str, services: Services = Depends(get_services)) -> dict[str, Any]:
+def get_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
     """One job: the polling endpoint."""
     return job_public(_job_or_404(services, job_id))
 
 
 @router.post("/{job_id}/cancel")
-def cancel_job(job_id: str, services: Services = Depends(get_services)) -> dict[str, Any]:
+def cancel_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
     """A pending job is cancelled at once; a running one stops at its next chunk."""
     job = _job_or_404(services, job_id)
     if job.status in FINAL_STATUSES:
@@ -147,13 +147,15 @@ def cancel_job(job_id: str, services: Services = Depends(get_services)) -> dict[
 @router.post("/{job_id}/retry", status_code=201)
 def retry_job(
     job_id: str,
-    services: Services = Depends(get_services),
-    owner: str = Depends(get_owner),
+    services: ServicesDep,
+    owner: OwnerDep,
 ) -> dict[str, Any]:
     """Run a FAILED or CANCELLED job again, as a new job from the same input."""
     job = _job_or_404(services, job_id)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
-        raise ApiError(409, f"Only failed or cancelled jobs can be retried; this one is {job.status.value}.")
+        raise ApiError(
+            409, f"Only failed or cancelled jobs can be retried; this one is {job.status.value}."
+        )
     if job.kind is JobKind.IMPORT and not services.files.resolve(job.params["upload"]).exists():
         raise ApiError(410, "The uploaded file of this job is no longer stored; upload it again.")
     retry = services.store.create(

@@ -6,14 +6,13 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from jobs_ui.api.deps import get_services
+from jobs_ui.api.deps import ServicesDep
 from jobs_ui.api.messages import JobSnapshot, connected_message, error_message
 from jobs_ui.api.sse import HEARTBEAT, format_event
 from jobs_ui.events import Subscription
-from jobs_ui.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +37,7 @@ def _last_event_id(request: Request) -> int:
 
 
 @router.get("/ws")
-async def job_status_stream(
-    request: Request, services: Services = Depends(get_services)
-) -> Response:
+async def job_status_stream(request: Request, services: ServicesDep) -> Response:
     """`connected`, the current state at once, then every change until the job ends."""
     raw_id = request.query_params.get("jobId", "")
     try:
@@ -73,7 +70,7 @@ async def job_status_stream(
 async def _changes(subscription: Subscription[JobSnapshot], after: int) -> AsyncIterator[bytes]:
     """Each newer version once, in order; a heartbeat comment when nothing changes."""
     while True:
-        snapshot = await subscription.next_after(after, timeout=HEARTBEAT_SECONDS)
+        snapshot = await subscription.next_after(after, within=HEARTBEAT_SECONDS)
         if snapshot is None:
             yield HEARTBEAT
             continue

@@ -244,19 +244,18 @@ def _detect_legacy_encoding(sample: bytes) -> str:
 
     charset-normalizer cannot tell the Western single-byte code pages apart on typical
     data (it picks cp1250 or even cp1006 for plain French or German names), while
-    Windows-1252 is what Excel writes in Western locales. So Windows-1252 wins unless
-    the detector has real evidence for something else, such as Cyrillic or CJK text.
+    Windows-1252 is what Excel writes in Western locales. So Windows-1252 wins unless it
+    reads as noisier than the detector's pick, or the text is multi-byte (CJK and the like).
     """
     matches = from_bytes(sample)
     best = matches.best()
-    if best is not None and is_multi_byte_encoding(best.encoding):
+    # A guess with no language evidence (coherence 0) is noise on a few bytes, so it does not
+    # count; among guesses with evidence, chaos (odd characters) decides.
+    evidence = best is not None and best.coherence > 0
+    if evidence and is_multi_byte_encoding(best.encoding):
         return best.encoding
     western = next((match for match in matches if match.encoding == "cp1252"), None)
-    prefer_western = (
-        best is None
-        or best.coherence == 0
-        or (western is not None and western.coherence >= best.coherence)
-    )
+    prefer_western = not evidence or (western is not None and western.chaos <= best.chaos)
     if prefer_western and _decode_sample(sample, "cp1252", complete=True) is not None:
         return "cp1252"
     if best is None:
@@ -274,7 +273,7 @@ def _check_header(names: list[str]) -> list[str]:
         if not name:
             raise UnreadableFileError(
                 f"Column {position} of the header row has no name. "
-                "Every column needs a name in the first row."
+                "Every column needs a name in the header row."
             )
     repeated = [name for name, count in Counter(names).items() if count > 1]
     if repeated:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 
-
 def _is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 

@@ -30,7 +30,7 @@ class ImportStaging:
             PRAGMA synchronous = OFF;
             PRAGMA temp_store = MEMORY;
             CREATE TABLE staged (row_no INTEGER PRIMARY KEY, key UNIQUE, data BLOB NOT NULL);
-            CREATE TABLE skipped (row_no INTEGER NOT NULL, data BLOB NOT NULL, reason TEXT NOT NULL);
+            CREATE TABLE skipped (row_no INTEGER NOT NULL, data BLOB NOT NULL, reason TEXT);
             BEGIN;
             """
         )

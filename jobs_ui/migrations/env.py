@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import jobs_ui.dataset_tables  # noqa: F401  (registers the dataset tables)
+import jobs_ui.dataset_tables
 import jobs_ui.models  # noqa: F401  (registers the job table)
 from jobs_ui.db import make_engine
 from jobs_ui.settings import get_settings

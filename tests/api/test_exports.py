@@ -56,14 +56,14 @@ def test_formula_cells_are_neutralised_in_csv_and_xlsx(client, tmp_path):
     seed_contacts(client, tmp_path)
     csv_job = wait_for_end(client, start_export(client, search="alan")["jobId"])
     row = next(csv.DictReader(io.StringIO(download(client, csv_job).decode())))
-    assert row["company"] == "'=HYPERLINK(\"x\")" and row["phone"] == "'-1"
+    assert row["company"] == '\'=HYPERLINK("x")' and row["phone"] == "'-1"
 
     xlsx_job = wait_for_end(client, start_export(client, fmt="xlsx", search="alan")["jobId"])
     path = tmp_path / "out.xlsx"
     path.write_bytes(download(client, xlsx_job))
     sheet = load_workbook(path, read_only=True).worksheets[0]
     values = list(sheet.iter_rows(values_only=True))
-    assert values[1][2] == "'=HYPERLINK(\"x\")"
+    assert values[1][2] == '\'=HYPERLINK("x")'
 
 
 def test_filter_is_a_case_insensitive_substring_search(client, tmp_path):

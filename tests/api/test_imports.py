@@ -104,7 +104,9 @@ def test_latin1_file_is_read_with_its_accents(client, services, tmp_path):
     ],
     ids=["header-only", "binary-junk", "wrong-columns"],
 )
-def test_unusable_files_end_failed_with_a_clear_error(client, services, tmp_path, content, fragment):
+def test_unusable_files_end_failed_with_a_clear_error(
+    client, services, tmp_path, content, fragment
+):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     job = wait_for_end(client, start_import(client, path)["jobId"])
@@ -128,7 +130,9 @@ def test_ragged_rows_are_skipped_with_the_reason(client, tmp_path):
 def test_wrong_encoding_mid_file_fails_without_importing(client, services, tmp_path):
     good = "".join(f"P{i},p{i}@example.com\n" for i in range(5000)).encode()
     path = tmp_path / "mixed-encoding.csv"
-    path.write_bytes(b"name,email\n" + good + "Bad \xff\xfe name,bad@example.com\n".encode("latin-1"))
+    path.write_bytes(
+        b"name,email\n" + good + "Bad \xff\xfe name,bad@example.com\n".encode("latin-1")
+    )
     job = wait_for_end(client, start_import(client, path)["jobId"])
     assert job["status"] == "FAILED"
     assert "not valid" in job["error"]
@@ -165,7 +169,10 @@ def test_unknown_dataset_and_missing_fields(client, tmp_path):
     response = upload(client, path, dataset="planets")
     assert response.status_code == 422
     assert "Unknown dataset 'planets'" in response.json()["error"]
-    assert client.post("/api/import-export/jobs/import", data={"dataset": "contacts"}).status_code == 415
+    assert (
+        client.post("/api/import-export/jobs/import", data={"dataset": "contacts"}).status_code
+        == 415
+    )
     with path.open("rb") as handle:
         response = client.post("/api/import-export/jobs/import", files={"file": ("c.csv", handle)})
     assert response.status_code == 400 and "dataset" in response.json()["error"]
@@ -195,5 +202,7 @@ def test_retry_runs_a_failed_import_again_as_a_new_job(client, tmp_path):
     retry = response.json()
     assert retry["jobId"] != failed["jobId"] and retry["retryOf"] == failed["jobId"]
     assert wait_for_end(client, retry["jobId"])["status"] == "FAILED"
-    completed = wait_for_end(client, start_import(client, contacts_csv(tmp_path / "ok.csv", 1))["jobId"])
+    completed = wait_for_end(
+        client, start_import(client, contacts_csv(tmp_path / "ok.csv", 1))["jobId"]
+    )
     assert client.post(f"/api/import-export/jobs/{completed['jobId']}/retry").status_code == 409

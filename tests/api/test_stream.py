@@ -100,9 +100,9 @@ def test_live_job_streams_every_change_in_order(client, services):
         received = list(events(response))
     assert received[0].data == {"type": "connected", "jobId": str(job_id)}
     updates = received[1:]
-    assert [u.data["status"] for u in updates] == ["PENDING", "PROCESSING"] + [
-        "PROCESSING"
-    ] * 3 + ["COMPLETED"]
+    assert [u.data["status"] for u in updates] == ["PENDING", "PROCESSING"] + ["PROCESSING"] * 3 + [
+        "COMPLETED"
+    ]
     assert [u.data["progress"] for u in updates] == [0, 0, 10, 40, 70, 100]
     assert [int(u.id) for u in updates] == [1, 2, 3, 4, 5, 6]
     assert updates[-1].data["result"] == {"rowCount": 0}

@@ -17,7 +17,7 @@ CONTACT_ROWS: list[list[Any]] = [
     ["No Email", "", "Nowhere", ""],
     ["Bad Email", "not-an-email", "", ""],
     ["Ada Again", "ADA@example.com", "Copy", ""],
-    ["Alan Turing", "alan@example.com", "=HYPERLINK(\"x\")", "-1"],
+    ["Alan Turing", "alan@example.com", '=HYPERLINK("x")', "-1"],
 ]
 EXPECTED_GOOD = {"ada@example.com", "grace@example.com", "alan@example.com"}
 
