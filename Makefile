@@ -14,7 +14,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
 
-.PHONY: install run dev backend test lint clean
+.PHONY: install run dev backend test migration lint clean
 
 install: $(VENV)/.installed $(BUN)
 
@@ -37,6 +37,9 @@ backend: install  ## the backend alone (API + stream), e.g. make backend PORT=80
 
 test: install
 	$(BIN)/pytest
+
+migration: install  ## a new schema migration after a model change: make migration m="add x"
+	$(BIN)/python -c 'import sys; from jobs_ui.db import new_revision; new_revision(sys.argv[1])' "$(m)"
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

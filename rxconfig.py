@@ -8,4 +8,5 @@ config = rx.Config(
     app_name="jobs_ui",
     db_url=get_settings().sqlalchemy_url,
     telemetry_enabled=False,
+    plugins=[rx.plugins.SitemapPlugin()],
 )

@@ -10,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, event
 from sqlmodel import create_engine
 
+from jobs_ui.settings import get_settings
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 # A writer may wait this long for SQLite's single write lock before giving up.
@@ -68,3 +70,10 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; a fresh database gets every table."""
     command.upgrade(alembic_config(engine), "head")
+
+
+def new_revision(message: str) -> None:
+    """Write a migration for model changes (compared against the configured database)."""
+    engine = make_engine(get_settings().sqlalchemy_url)
+    migrate(engine)
+    command.revision(alembic_config(engine), message=message, autogenerate=True)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 
 from jobs_ui.store import JobStore
+
+log = logging.getLogger(__name__)
+
+MILESTONE_STEP = 25  # log at 25%, 50%, 75%
 
 
 class JobCancelled(Exception):
@@ -44,6 +49,8 @@ class ProgressReporter:
     def update(self, progress: int, message: str, *, force: bool = False) -> None:
         """Record progress; raises JobCancelled if the job should stop."""
         self.check_cancelled()
+        if progress // MILESTONE_STEP > self.progress // MILESTONE_STEP:
+            log.info("job %s at %d%%: %s", self._job_id, progress, message)
         self.progress = max(self.progress, progress)
         self.message = message
         now = self._clock()
