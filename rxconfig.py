@@ -1,6 +1,7 @@
 """Reflex configuration. Deployment settings come from the environment (jobs_ui.settings)."""
 
 import reflex as rx
+from reflex_components_radix.plugin import RadixThemesPlugin
 
 from jobs_ui.settings import get_settings
 
@@ -8,5 +9,11 @@ config = rx.Config(
     app_name="jobs_ui",
     db_url=get_settings().sqlalchemy_url,
     telemetry_enabled=False,
-    plugins=[rx.plugins.SitemapPlugin()],
+    show_built_with_reflex=False,
+    plugins=[
+        rx.plugins.SitemapPlugin(),
+        RadixThemesPlugin(
+            theme=rx.theme(accent_color="indigo", gray_color="slate", radius="medium")
+        ),
+    ],
 )

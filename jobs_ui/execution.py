@@ -68,5 +68,10 @@ def execute_job(
 
 def _done_message(kind: JobKind, result: dict[str, Any]) -> str:
     if kind is JobKind.IMPORT:
-        return f"Imported {result['importedCount']:,} of {result['totalRows']:,} rows"
-    return f"Exported {result['rowCount']:,} rows"
+        return f"Imported {result['importedCount']:,} of {rows(result['totalRows'])}"
+    return f"Exported {rows(result['rowCount'])}"
+
+
+def rows(count: int) -> str:
+    """ "1 row", "2,000 rows"."""
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"

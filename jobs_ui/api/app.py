@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from jobs_ui.api import files, jobs, stream
+from jobs_ui.api import fallback, files, jobs, stream
 from jobs_ui.api.errors import install_error_handlers
 from jobs_ui.services import Services
 
@@ -25,4 +25,5 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(stream.router)
     api.include_router(files.router)
     api.include_router(jobs.router)
+    api.include_router(fallback.router)  # last: JSON 404/405 for anything else under the API
     return api

@@ -23,11 +23,19 @@ def error_response(status_code: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "status": status_code}, status_code=status_code)
 
 
+BODY_NEEDED = "Send a JSON object as the request body."
+
+
 def _describe_validation(error: RequestValidationError) -> str:
     parts = []
     for problem in error.errors():
-        location = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query")]
-        field = ".".join(location)
+        if problem.get("type") == "json_invalid":
+            return "The request body is not valid JSON."
+        # Locations look like ("body", "format") or ("body", 0); only names help a person.
+        names = [part for part in problem.get("loc", ()) if isinstance(part, str)]
+        field = ".".join(name for name in names if name not in ("body", "query", "path"))
+        if not field and names[:1] == ["body"]:
+            return BODY_NEEDED
         message = str(problem.get("msg", "is not valid")).removeprefix("Value error, ")
         parts.append(f"{field}: {message}" if field else message)
     return "; ".join(parts) or "The request is not valid."

@@ -117,6 +117,7 @@ def create_export(
 
 
 @router.get("")
+@router.get("/", include_in_schema=False)
 def list_jobs(
     services: ServicesDep,
     owner: OwnerDep,

@@ -143,7 +143,7 @@ def _write_rows(
     key_column = table.c[dataset.key]
     to_write = staging.staged_count
     written = processed = 0
-    reporter.update(VALIDATION_SHARE, f"Saving {to_write:,} rows", force=True)
+    reporter.update(VALIDATION_SHARE, f"Saving {to_write:,} valid rows", force=True)
     with (
         _held_if_sqlite(engine, reporter),
         engine.connect().execution_options(**{WRITE_LOCK_OPTION: True}) as connection,

@@ -78,3 +78,21 @@ def test_restart_fails_interrupted_jobs_and_runs_pending_ones(settings):
             time.sleep(0.02)
     finally:
         second.stop()
+
+
+def test_unknown_paths_and_methods_under_the_api_answer_json(client):
+    response = client.post("/api/import-export/jobs/ws")
+    assert response.status_code == 405 and "not allowed" in response.json()["error"]
+    response = client.get(f"/api/import-export/jobs/{uuid.uuid4()}/nothing")
+    assert response.status_code == 404 and "no API route" in response.json()["error"]
+    response = client.delete(f"/api/import-export/jobs/{uuid.uuid4()}")
+    assert response.status_code == 405
+    assert client.get("/api/import-export/jobs/").json() == {"jobs": []}
+
+
+def test_request_body_errors_read_as_sentences(client):
+    url = "/api/import-export/jobs/export"
+    response = client.post(url, content=b"{nope", headers={"content-type": "application/json"})
+    assert response.json()["error"] == "The request body is not valid JSON."
+    response = client.post(url)
+    assert response.json()["error"] == "Send a JSON object as the request body."

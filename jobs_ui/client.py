@@ -1,0 +1,278 @@
+"""One async client of the jobs API: calls, and following a job live.
+
+`follow` opens the SSE stream and falls back to polling `GET /jobs/{id}` by itself when the
+stream is unavailable (refused, non-200, not `text/event-stream`, dropped). It resumes with
+`Last-Event-ID`, so a reconnect repeats nothing. The Reflex state and any command-line tool
+use this one implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import IO, Any
+
+import httpx
+from httpx_sse import SSEError, aconnect_sse
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/import-export/jobs"
+FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+# After the stream fails, poll this long before trying the stream again.
+SSE_RETRY_AFTER_SECONDS = 10.0
+
+
+class Transport(StrEnum):
+    """How a follower currently hears about the job."""
+
+    LIVE = "live"  # the SSE stream
+    POLLING = "polling"
+    OFFLINE = "offline"  # neither answers; still trying
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """A job's state at one version, from the stream or from the polling endpoint."""
+
+    job_id: str
+    status: str
+    progress: int
+    version: int
+    error: str | None = None
+    result: dict[str, Any] | None = None
+    message: str = ""
+    kind: str = ""
+    dataset: str = ""
+    updated_at: str | None = None
+    created_at: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobUpdate:
+        """From a `status_update` message or the job JSON of the REST API."""
+        return cls(
+            job_id=str(data["jobId"]),
+            status=str(data["status"]),
+            progress=int(data.get("progress") or 0),
+            version=int(data.get("version") or 0),
+            error=data.get("error"),
+            result=data.get("result"),
+            message=str(data.get("message") or ""),
+            kind=str(data.get("kind") or ""),
+            dataset=str(data.get("dataset") or ""),
+            updated_at=data.get("updatedAt"),
+            created_at=data.get("createdAt"),
+        )
+
+
+class JobsApiError(Exception):
+    """The API answered with an error; `message` is its sentence for a person."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+class JobNotFoundError(JobsApiError):
+    def __init__(self, message: str = "Job not found") -> None:
+        super().__init__(404, message)
+
+
+class StreamUnavailableError(Exception):
+    """The SSE stream cannot be used right now; polling takes over."""
+
+
+@dataclass
+class FollowOptions:
+    use_sse: bool = True
+    poll_interval: float = 2.0
+    sse_retry_after: float = SSE_RETRY_AFTER_SECONDS
+
+
+@dataclass
+class _Cursor:
+    """What one follower has seen so far."""
+
+    version: int = 0
+    transport: Transport | None = None
+    sse_paused_until: float = 0.0
+    ended: bool = False
+
+
+class JobsClient:
+    """Talks to one jobs API. Use as `async with JobsClient(base_url) as client:`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        owner: str | None = None,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = {"X-Owner-Id": owner} if owner else {}
+        # Streams wait on the server between events; only connecting is bounded tightly.
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> JobsClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- calls ---------------------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> JobUpdate:
+        return JobUpdate.from_json(await self._call("GET", f"{API_PREFIX}/{job_id}"))
+
+    async def list_jobs(self, limit: int = 50) -> list[JobUpdate]:
+        data = await self._call("GET", API_PREFIX, params={"limit": limit})
+        return [JobUpdate.from_json(job) for job in data["jobs"]]
+
+    async def create_export(
+        self, *, dataset: str, file_format: str, search: str | None = None
+    ) -> JobUpdate:
+        body = {"dataset": dataset, "format": file_format, "filter": search or None}
+        return JobUpdate.from_json(await self._call("POST", f"{API_PREFIX}/export", json=body))
+
+    async def create_import(self, *, dataset: str, filename: str, content: IO[bytes]) -> JobUpdate:
+        data = await self._call(
+            "POST",
+            f"{API_PREFIX}/import",
+            data={"dataset": dataset},
+            files={"file": (filename, content)},
+        )
+        return JobUpdate.from_json(data)
+
+    async def cancel(self, job_id: str) -> JobUpdate:
+        return JobUpdate.from_json(await self._call("POST", f"{API_PREFIX}/{job_id}/cancel"))
+
+    async def retry(self, job_id: str) -> JobUpdate:
+        return JobUpdate.from_json(await self._call("POST", f"{API_PREFIX}/{job_id}/retry"))
+
+    async def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        response = await self._http.request(method, url, **kwargs)
+        if response.status_code >= 400:
+            message = _error_text(response)
+            if response.status_code == 404:
+                raise JobNotFoundError(message)
+            raise JobsApiError(response.status_code, message)
+        return response.json()  # type: ignore[no-any-return]
+
+    # --- following -----------------------------------------------------------------------
+
+    async def follow(
+        self, job_id: str, options: FollowOptions | None = None
+    ) -> AsyncIterator[JobUpdate | Transport]:
+        """Yield each newer state of the job until it ends, and each change of transport.
+
+        Raises JobNotFoundError if the job does not exist (or its id is malformed).
+        """
+        options = options or FollowOptions()
+        cursor = _Cursor()
+        loop = asyncio.get_running_loop()
+        while True:
+            if options.use_sse and loop.time() >= cursor.sse_paused_until:
+                try:
+                    async for item in self._follow_stream(job_id, cursor):
+                        yield item
+                    if cursor.ended:
+                        return
+                    continue  # the server closed a live stream (e.g. restarting): reconnect
+                except StreamUnavailableError as reason:
+                    log.info("stream for job %s unavailable (%s); polling", job_id, reason)
+                    cursor.sse_paused_until = loop.time() + options.sse_retry_after
+            async for item in self._poll_once(job_id, cursor):
+                yield item
+            if cursor.ended:
+                return
+            await asyncio.sleep(options.poll_interval)
+
+    async def _follow_stream(
+        self, job_id: str, cursor: _Cursor
+    ) -> AsyncIterator[JobUpdate | Transport]:
+        headers = {"Last-Event-ID": str(cursor.version)} if cursor.version else {}
+        try:
+            async with aconnect_sse(
+                self._http,
+                "GET",
+                f"{API_PREFIX}/ws",
+                params={"jobId": job_id},
+                headers=headers,
+                timeout=httpx.Timeout(None, connect=5.0),
+            ) as source:
+                response = source.response
+                if response.status_code == 204:  # we already hold the final state
+                    cursor.ended = True
+                    return
+                if response.status_code != 200:
+                    raise StreamUnavailableError(f"HTTP {response.status_code}")
+                async for event in source.aiter_sse():
+                    message = json.loads(event.data)
+                    kind = message.get("type")
+                    if kind == "error":
+                        raise JobNotFoundError(str(message.get("message") or "Job not found"))
+                    if cursor.transport is not Transport.LIVE:
+                        cursor.transport = Transport.LIVE
+                        yield Transport.LIVE
+                    if kind != "status_update":
+                        continue
+                    update = JobUpdate.from_json(message)
+                    if update.version > cursor.version:
+                        cursor.version = update.version
+                        yield update
+                    if update.is_final:
+                        cursor.ended = True
+                        return
+        except (httpx.TransportError, SSEError, json.JSONDecodeError, KeyError) as error:
+            raise StreamUnavailableError(type(error).__name__) from error
+
+    async def _poll_once(
+        self, job_id: str, cursor: _Cursor
+    ) -> AsyncIterator[JobUpdate | Transport]:
+        try:
+            update = await self.get_job(job_id)
+        except httpx.TransportError:
+            if cursor.transport is not Transport.OFFLINE:
+                cursor.transport = Transport.OFFLINE
+                yield Transport.OFFLINE
+            return
+        except JobsApiError as error:
+            if error.status_code in (400, 404):
+                raise JobNotFoundError(error.message) from error
+            if cursor.transport is not Transport.OFFLINE:  # 5xx: the backend is struggling
+                cursor.transport = Transport.OFFLINE
+                yield Transport.OFFLINE
+            return
+        if cursor.transport is not Transport.POLLING:
+            cursor.transport = Transport.POLLING
+            yield Transport.POLLING
+        if update.version > cursor.version:
+            cursor.version = update.version
+            yield update
+        if update.is_final:
+            cursor.ended = True
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"])
+    except (ValueError, KeyError, TypeError):
+        return f"The server answered {response.status_code}."

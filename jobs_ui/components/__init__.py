@@ -1,0 +1,1 @@
+"""Small, reusable page parts. Each is a plain function; see the README's Extending section."""

@@ -1,0 +1,67 @@
+"""The frame every page shares: a navbar and a centred column."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+NAV_ITEMS = (("Imports", "/imports"), ("Exports", "/exports"), ("Jobs", "/jobs"))
+
+
+def navbar() -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.link(
+                rx.hstack(
+                    rx.icon("layers", size=20),
+                    rx.heading("jobs_ui", size="4"),
+                    align="center",
+                    spacing="2",
+                ),
+                href="/",
+                underline="none",
+                color_scheme="gray",
+                high_contrast=True,
+            ),
+            rx.spacer(),
+            rx.hstack(
+                *(
+                    rx.link(label, href=href, size="3", weight="medium")
+                    for label, href in NAV_ITEMS
+                ),
+                spacing="5",
+                align="center",
+            ),
+            rx.color_mode.button(size="2", variant="ghost"),
+            align="center",
+            spacing="5",
+            max_width="56rem",
+            margin_x="auto",
+            padding_x="1.25rem",
+            padding_y="0.9rem",
+        ),
+        border_bottom="1px solid var(--gray-a5)",
+        background_color="var(--color-panel)",
+        position="sticky",
+        top="0",
+        z_index="10",
+        width="100%",
+    )
+
+
+def page(*children: rx.Component, heading: str, lead: str = "") -> rx.Component:
+    """A page: navbar, heading with a lead sentence, then the content."""
+    return rx.box(
+        navbar(),
+        rx.vstack(
+            rx.heading(heading, size="7"),
+            *([rx.text(lead, color_scheme="gray", size="3")] if lead else []),
+            *children,
+            spacing="5",
+            width="100%",
+            max_width="56rem",
+            margin_x="auto",
+            padding_x="1.25rem",
+            padding_y="2rem",
+        ),
+        min_height="100vh",
+    )

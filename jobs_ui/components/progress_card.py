@@ -1,0 +1,136 @@
+"""The heart of a job page: status, bar, percentage, current step, errors, actions."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from jobs_ui.components.status_badge import status_badge
+from jobs_ui.state.job_status import JobStatusState
+
+
+def progress_bar(state: type[JobStatusState]) -> rx.Component:
+    return rx.hstack(
+        rx.progress(
+            value=state.progress,
+            max=100,
+            size="3",
+            color_scheme=rx.cond(
+                state.is_failed, "red", rx.cond(state.is_cancelled, "amber", "blue")
+            ),
+            width="100%",
+            aria_label="Job progress",
+        ),
+        rx.text(
+            f"{state.progress}%",
+            weight="bold",
+            data_testid="progress-percent",
+            min_width="3.5em",
+            align="right",
+        ),
+        width="100%",
+        align="center",
+        spacing="3",
+    )
+
+
+def transport_note(state: type[JobStatusState]) -> rx.Component:
+    """Says how updates arrive, and when the backend cannot be reached."""
+    return rx.match(
+        state.transport,
+        ("live", rx.text("Live", size="1", color_scheme="green", data_testid="transport")),
+        (
+            "polling",
+            rx.text(
+                "Checking every few seconds", size="1", color_scheme="gray", data_testid="transport"
+            ),
+        ),
+        (
+            "offline",
+            rx.callout(
+                "The server cannot be reached. Still trying; this page updates when it is back.",
+                icon="wifi_off",
+                color_scheme="amber",
+                size="1",
+                data_testid="offline-notice",
+            ),
+        ),
+        rx.fragment(),
+    )
+
+
+def job_actions(state: type[JobStatusState]) -> rx.Component:
+    """Cancel while it runs; retry after failure or cancel."""
+    return rx.hstack(
+        rx.cond(
+            state.is_active,
+            rx.button(
+                rx.icon("square", size=14),
+                "Cancel",
+                on_click=state.cancel_job,
+                variant="soft",
+                color_scheme="red",
+            ),
+        ),
+        rx.cond(
+            state.is_failed | state.is_cancelled,
+            rx.button(
+                rx.icon("rotate_ccw", size=14), "Retry", on_click=state.retry_job, variant="soft"
+            ),
+        ),
+        spacing="3",
+    )
+
+
+def job_not_found() -> rx.Component:
+    return rx.callout(
+        "Job not found. Check the link, or find your jobs on the Jobs page.",
+        icon="search_x",
+        color_scheme="gray",
+        data_testid="not-found",
+    )
+
+
+def progress_card(state: type[JobStatusState], title: str, *body: rx.Component) -> rx.Component:
+    """A card for one job: `body` goes under the bar (counts, download links...)."""
+    return rx.card(
+        rx.cond(
+            state.not_found,
+            job_not_found(),
+            rx.vstack(
+                rx.hstack(
+                    rx.heading(title, size="5"),
+                    rx.spacer(),
+                    status_badge(state.status),
+                    width="100%",
+                    align="center",
+                ),
+                progress_bar(state),
+                rx.text(state.message, color_scheme="gray", size="2", data_testid="job-message"),
+                rx.cond(
+                    state.error != "",
+                    rx.callout(
+                        state.error,
+                        icon="triangle_alert",
+                        color_scheme="red",
+                        data_testid="job-error",
+                    ),
+                ),
+                *body,
+                rx.cond(
+                    state.action_error != "",
+                    rx.callout(state.action_error, icon="info", color_scheme="red", size="1"),
+                ),
+                rx.hstack(
+                    job_actions(state),
+                    rx.spacer(),
+                    transport_note(state),
+                    width="100%",
+                    align="center",
+                ),
+                spacing="4",
+                width="100%",
+            ),
+        ),
+        width="100%",
+        size="3",
+    )

@@ -1,0 +1,170 @@
+"""/exports: choose what to export; /exports/[job_id]: watch it, then download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import reflex as rx
+
+from jobs_ui.client import JobsApiError
+from jobs_ui.components.layout import page
+from jobs_ui.components.progress_card import progress_card
+from jobs_ui.pages.choices import EXPORT_FORMATS, dataset_names, default_dataset
+from jobs_ui.state.backend import browser_url, download_in_browser, jobs_client
+from jobs_ui.state.job_status import JobStatusState, job_page_path
+from jobs_ui.state.visitor import owner_of
+
+
+class ExportJobState(JobStatusState, rx.State):
+    """One export being followed; its file downloads by itself once, as it completes."""
+
+    # The export this tab just started: only that one downloads by itself, and only once.
+    _download_when_done: str = ""
+
+    @rx.var
+    def download_href(self) -> str:
+        return browser_url(self.result.get("fileUrl"))
+
+    @rx.var
+    def file_name(self) -> str:
+        return str(self.result.get("fileName") or "")
+
+    @rx.var
+    def row_count(self) -> int:
+        return int(self.result.get("rowCount") or 0)
+
+    @rx.event
+    def on_complete(self, result: dict[str, Any]) -> Any:
+        if self._download_when_done != self.job_id or not result.get("fileUrl"):
+            return None
+        self._download_when_done = ""
+        return download_in_browser(str(result["fileUrl"]))
+
+
+class ExportFormState(rx.State):
+    dataset: str = default_dataset()
+    file_format: str = "csv"
+    search: str = ""
+    starting: bool = False
+    form_error: str = ""
+
+    @rx.event
+    def choose_dataset(self, dataset: str) -> None:
+        self.dataset = dataset
+
+    @rx.event
+    def choose_format(self, file_format: str) -> None:
+        self.file_format = file_format
+
+    @rx.event
+    def set_search(self, search: str) -> None:
+        self.search = search
+
+    @rx.event
+    async def start_export(self) -> Any:
+        self.form_error, self.starting = "", True
+        try:
+            async with jobs_client(await owner_of(self)) as client:
+                job = await client.create_export(
+                    dataset=self.dataset, file_format=self.file_format, search=self.search.strip()
+                )
+        except JobsApiError as error:
+            self.form_error = error.message
+            return None
+        except httpx.TransportError:
+            self.form_error = "The server cannot be reached right now. Try again in a moment."
+            return None
+        finally:
+            self.starting = False
+        follower = await self.get_state(ExportJobState)
+        follower._download_when_done = job.job_id
+        return rx.redirect(job_page_path("EXPORT", job.job_id))
+
+
+def export_form() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.text("Dataset", weight="medium", size="2"),
+            rx.select(
+                dataset_names(),
+                value=ExportFormState.dataset,
+                on_change=ExportFormState.choose_dataset,
+                width="100%",
+                data_testid="dataset-select",
+            ),
+            rx.text("Format", weight="medium", size="2"),
+            rx.select.root(
+                rx.select.trigger(width="100%", data_testid="format-select"),
+                rx.select.content(
+                    *(rx.select.item(label, value=value) for value, label in EXPORT_FORMATS)
+                ),
+                value=ExportFormState.file_format,
+                on_change=ExportFormState.choose_format,
+            ),
+            rx.text("Filter (optional)", weight="medium", size="2"),
+            rx.input(
+                placeholder="Only rows containing this text, e.g. acme",
+                value=ExportFormState.search,
+                on_change=ExportFormState.set_search,
+                width="100%",
+                max_length=200,
+                name="filter",
+            ),
+            rx.cond(
+                ExportFormState.form_error != "",
+                rx.callout(
+                    ExportFormState.form_error,
+                    icon="triangle_alert",
+                    color_scheme="red",
+                    data_testid="form-error",
+                ),
+            ),
+            rx.button(
+                rx.icon("play", size=16),
+                "Start export",
+                size="3",
+                loading=ExportFormState.starting,
+                on_click=ExportFormState.start_export,
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        size="3",
+        width="100%",
+    )
+
+
+@rx.page(route="/exports", title="Export data · jobs_ui")
+def exports_page() -> rx.Component:
+    return page(
+        export_form(), heading="Export data", lead="Rows are written to a file you can download."
+    )
+
+
+def export_outcome() -> rx.Component:
+    state = ExportJobState
+    return rx.cond(
+        state.is_completed & (state.download_href != ""),
+        rx.hstack(
+            rx.link(
+                rx.button(rx.icon("download", size=16), f"Download {state.file_name}", size="3"),
+                href=state.download_href,
+                data_testid="download-link",
+            ),
+            rx.text(f"{state.row_count} rows", color_scheme="gray", size="2"),
+            align="center",
+            spacing="4",
+        ),
+    )
+
+
+@rx.page(
+    route="/exports/[job_id]", title="Export · jobs_ui", on_load=ExportJobState.follow_route_job
+)
+def export_job_page() -> rx.Component:
+    return page(
+        progress_card(ExportJobState, "Export", export_outcome()),
+        rx.link("← Start another export", href="/exports", size="2"),
+        heading="Export",
+    )

@@ -1,0 +1,233 @@
+"""/imports: upload a file; /imports/[job_id]: watch it import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import reflex as rx
+
+from jobs_ui.client import JobsApiError
+from jobs_ui.components.error_table import row_errors_table
+from jobs_ui.components.layout import page
+from jobs_ui.components.progress_card import progress_card
+from jobs_ui.pages.choices import dataset_names, default_dataset
+from jobs_ui.state.backend import browser_url, jobs_client
+from jobs_ui.state.job_status import JobStatusState, job_page_path
+from jobs_ui.state.visitor import owner_of
+
+UPLOAD_ID = "import_file"
+ACCEPTED_FILES = {
+    "text/csv": [".csv", ".tsv", ".txt"],
+    "application/x-ndjson": [".jsonl", ".ndjson"],
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": [".xlsx"],
+}
+
+
+class ImportFormState(rx.State):
+    dataset: str = default_dataset()
+    upload_progress: int = 0
+    uploading: bool = False
+    form_error: str = ""
+
+    @rx.event
+    def choose_dataset(self, dataset: str) -> None:
+        self.dataset = dataset
+
+    @rx.event
+    def begin_upload(self) -> None:
+        self.uploading, self.upload_progress, self.form_error = True, 0, ""
+
+    @rx.event
+    def track_upload(self, progress: dict[str, Any]) -> None:
+        self.upload_progress = round(float(progress.get("progress", 0)) * 100)
+
+    @rx.event
+    async def submit_file(self, files: list[rx.UploadFile]) -> Any:
+        """Hand the uploaded file to the jobs API, then go and watch the new job."""
+        try:
+            if not files:
+                self.form_error = "Choose a file to import."
+                return None
+            upload = files[0]
+            try:
+                async with jobs_client(await owner_of(self)) as client:
+                    job = await client.create_import(
+                        dataset=self.dataset,
+                        filename=upload.filename or "upload.csv",
+                        content=upload.file,
+                    )
+            except JobsApiError as error:
+                self.form_error = error.message
+                return None
+            except httpx.TransportError:
+                self.form_error = "The server cannot be reached right now. Try again in a moment."
+                return None
+            return [
+                rx.clear_selected_files(UPLOAD_ID),
+                rx.redirect(job_page_path("IMPORT", job.job_id)),
+            ]
+        finally:
+            self.uploading = False
+
+
+class ImportJobState(JobStatusState, rx.State):
+    """One import being followed."""
+
+    @rx.var
+    def imported_count(self) -> int:
+        return int(self.result.get("importedCount", 0) or 0)
+
+    @rx.var
+    def skipped_count(self) -> int:
+        return int(self.result.get("skippedCount", 0) or 0)
+
+    @rx.var
+    def summary(self) -> str:
+        """ "Imported N rows", then ", skipped M" when rows were skipped."""
+        text = f"Imported {self.imported_count:,} rows"
+        return f"{text}, skipped {self.skipped_count:,}" if self.skipped_count else text
+
+    @rx.var
+    def row_errors(self) -> list[dict[str, Any]]:
+        return list(self.result.get("errors") or [])
+
+    @rx.var
+    def error_report_href(self) -> str:
+        return browser_url(self.result.get("errorReportUrl"))
+
+
+def import_form() -> rx.Component:
+    selected = rx.selected_files(UPLOAD_ID)
+    return rx.card(
+        rx.vstack(
+            rx.text("Dataset", weight="medium", size="2"),
+            rx.select(
+                dataset_names(),
+                value=ImportFormState.dataset,
+                on_change=ImportFormState.choose_dataset,
+                width="100%",
+                data_testid="dataset-select",
+            ),
+            rx.text("File", weight="medium", size="2"),
+            rx.upload(
+                rx.vstack(
+                    rx.icon("upload", size=28, color="var(--accent-9)"),
+                    rx.text("Drop a file here, or click to choose one", weight="medium"),
+                    rx.text("CSV, TSV, JSON Lines or Excel (.xlsx)", size="1", color_scheme="gray"),
+                    align="center",
+                    spacing="2",
+                ),
+                id=UPLOAD_ID,
+                multiple=False,
+                max_files=1,
+                accept=ACCEPTED_FILES,
+                border="1px dashed var(--gray-a7)",
+                border_radius="var(--radius-3)",
+                padding="2rem",
+                width="100%",
+                cursor="pointer",
+            ),
+            rx.foreach(
+                selected,
+                lambda name: rx.hstack(
+                    rx.icon("file", size=16), rx.text(name, size="2"), align="center"
+                ),
+            ),
+            rx.cond(
+                ImportFormState.uploading,
+                rx.vstack(
+                    rx.progress(value=ImportFormState.upload_progress, max=100, width="100%"),
+                    rx.text(
+                        f"Uploading… {ImportFormState.upload_progress}%",
+                        size="1",
+                        color_scheme="gray",
+                    ),
+                    width="100%",
+                ),
+            ),
+            rx.cond(
+                ImportFormState.form_error != "",
+                rx.callout(
+                    ImportFormState.form_error,
+                    icon="triangle_alert",
+                    color_scheme="red",
+                    data_testid="form-error",
+                ),
+            ),
+            rx.button(
+                rx.icon("play", size=16),
+                "Start import",
+                size="3",
+                disabled=(selected.length() == 0) | ImportFormState.uploading,
+                loading=ImportFormState.uploading,
+                on_click=[
+                    ImportFormState.begin_upload,
+                    ImportFormState.submit_file(
+                        rx.upload_files(
+                            upload_id=UPLOAD_ID, on_upload_progress=ImportFormState.track_upload
+                        )
+                    ),
+                ],
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        size="3",
+        width="100%",
+    )
+
+
+@rx.page(route="/imports", title="Import data · jobs_ui")
+def imports_page() -> rx.Component:
+    return page(
+        import_form(),
+        heading="Import data",
+        lead=("Every row is checked: bad ones are skipped and listed, good ones saved together."),
+    )
+
+
+def import_outcome() -> rx.Component:
+    state = ImportJobState
+    return rx.cond(
+        state.is_completed,
+        rx.vstack(
+            rx.callout(
+                state.summary,
+                icon="circle_check",
+                color_scheme="green",
+                data_testid="import-summary",
+            ),
+            rx.cond(
+                state.skipped_count > 0,
+                rx.vstack(
+                    row_errors_table(state.row_errors),
+                    rx.link(
+                        rx.hstack(
+                            rx.icon("download", size=14),
+                            "Download the full error report (CSV)",
+                            align="center",
+                        ),
+                        href=state.error_report_href,
+                        is_external=False,
+                        data_testid="error-report-link",
+                    ),
+                    width="100%",
+                    spacing="3",
+                ),
+            ),
+            width="100%",
+            spacing="3",
+        ),
+    )
+
+
+@rx.page(
+    route="/imports/[job_id]", title="Import · jobs_ui", on_load=ImportJobState.follow_route_job
+)
+def import_job_page() -> rx.Component:
+    return page(
+        progress_card(ImportJobState, "Import", import_outcome()),
+        rx.link("← Import another file", href="/imports", size="2"),
+        heading="Import",
+    )

@@ -1,0 +1,196 @@
+"""/jobs: the visitor's recent jobs, with live status and progress for those still running."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from typing import Any
+
+import httpx
+import reflex as rx
+
+from jobs_ui.client import JobsApiError, JobsClient, JobUpdate
+from jobs_ui.components.layout import page
+from jobs_ui.components.status_badge import status_badge
+from jobs_ui.state.backend import jobs_client, tab_is_open
+from jobs_ui.state.job_status import job_page_path
+from jobs_ui.state.visitor import owner_of
+
+LIST_REFRESH_SECONDS = 10.0
+WATCHDOG_SECONDS = 1.0
+
+
+@dataclasses.dataclass
+class JobRow:
+    job_id: str
+    kind: str
+    dataset: str
+    status: str
+    progress: int
+    message: str
+    created_at: str
+    href: str
+
+
+def _row(update: JobUpdate) -> JobRow:
+    return JobRow(
+        job_id=update.job_id,
+        kind=update.kind.capitalize(),
+        dataset=update.dataset,
+        status=update.status,
+        progress=update.progress,
+        message=update.message,
+        created_at=(update.created_at or "")[:19].replace("T", " "),
+        href=job_page_path(update.kind, update.job_id),
+    )
+
+
+class JobsListState(rx.State):
+    rows: list[JobRow] = []
+    loaded: bool = False
+    list_error: str = ""
+    _generation: int = 0
+
+    @rx.event
+    def open_list(self) -> Any:
+        self._generation += 1
+        return JobsListState.watch
+
+    @rx.event(background=True)
+    async def watch(self) -> Any:
+        """Keep the list fresh: re-list now and then, follow running jobs live (SSE)."""
+        async with self:
+            generation = self._generation
+            token = self.router.session.client_token
+            owner = await owner_of(self)
+        updates: asyncio.Queue[JobUpdate] = asyncio.Queue()
+        followers: dict[str, asyncio.Task[None]] = {}
+        loop = asyncio.get_running_loop()
+        next_listing = 0.0
+        async with jobs_client(owner) as client:
+            try:
+                while True:
+                    listing: list[JobUpdate] | None = None
+                    error = ""
+                    if loop.time() >= next_listing:
+                        next_listing = loop.time() + LIST_REFRESH_SECONDS
+                        try:
+                            listing = await client.list_jobs()
+                        except (JobsApiError, httpx.TransportError):
+                            error = "Your jobs cannot be loaded right now. Retrying…"
+                    changes = await _drain(updates, WATCHDOG_SECONDS)
+                    async with self:
+                        if self._generation != generation or not tab_is_open(token):
+                            return
+                        self.list_error = error
+                        if listing is not None:
+                            self.rows = [_row(job) for job in listing]
+                            self.loaded = True
+                        self._apply(changes)
+                        active = [
+                            row.job_id
+                            for row in self.rows
+                            if row.status in ("PENDING", "PROCESSING")
+                        ]
+                    for job_id in active:
+                        if job_id not in followers or followers[job_id].done():
+                            followers[job_id] = asyncio.create_task(
+                                _follow(client, job_id, updates)
+                            )
+            finally:
+                for task in followers.values():
+                    task.cancel()
+                for task in followers.values():
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+
+    def _apply(self, changes: list[JobUpdate]) -> None:
+        if not changes:
+            return
+        latest = {update.job_id: update for update in changes}
+        self.rows = [
+            dataclasses.replace(
+                row,
+                status=latest[row.job_id].status,
+                progress=latest[row.job_id].progress,
+                message=latest[row.job_id].message,
+            )
+            if row.job_id in latest
+            else row
+            for row in self.rows
+        ]
+
+
+async def _drain(queue: asyncio.Queue[JobUpdate], wait: float) -> list[JobUpdate]:
+    """Whatever arrives within `wait` seconds (at least one item, or none after the wait)."""
+    items: list[JobUpdate] = []
+    with contextlib.suppress(TimeoutError):
+        items.append(await asyncio.wait_for(queue.get(), wait))
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+async def _follow(client: JobsClient, job_id: str, updates: asyncio.Queue[JobUpdate]) -> None:
+    with contextlib.suppress(JobsApiError):
+        async for item in client.follow(job_id):
+            if isinstance(item, JobUpdate):
+                await updates.put(item)
+
+
+def jobs_table() -> rx.Component:
+    return rx.table.root(
+        rx.table.header(
+            rx.table.row(
+                rx.table.column_header_cell("Job"),
+                rx.table.column_header_cell("Status"),
+                rx.table.column_header_cell("Progress", min_width="10rem"),
+                rx.table.column_header_cell("Started"),
+            )
+        ),
+        rx.table.body(
+            rx.foreach(
+                JobsListState.rows,
+                lambda row: rx.table.row(
+                    rx.table.cell(
+                        rx.link(f"{row.kind} · {row.dataset}", href=row.href, weight="medium"),
+                        rx.text(row.message, size="1", color_scheme="gray"),
+                    ),
+                    rx.table.cell(status_badge(row.status)),
+                    rx.table.cell(
+                        rx.hstack(
+                            rx.progress(value=row.progress, max=100, width="100%"),
+                            rx.text(f"{row.progress}%", size="1"),
+                            align="center",
+                        )
+                    ),
+                    rx.table.cell(rx.text(row.created_at, size="1", color_scheme="gray")),
+                    data_testid="job-row",
+                ),
+            )
+        ),
+        variant="surface",
+        width="100%",
+    )
+
+
+@rx.page(route="/jobs", title="Your jobs · jobs_ui", on_load=JobsListState.open_list)
+def jobs_page() -> rx.Component:
+    return page(
+        rx.cond(
+            JobsListState.list_error != "",
+            rx.callout(JobsListState.list_error, icon="wifi_off", color_scheme="amber"),
+        ),
+        rx.cond(
+            JobsListState.loaded & (JobsListState.rows.length() == 0),
+            rx.callout(
+                "No jobs yet. Start an import or an export and it will show up here.",
+                icon="info",
+                data_testid="no-jobs",
+            ),
+            jobs_table(),
+        ),
+        heading="Your jobs",
+        lead="Imports and exports you started from this browser, newest first.",
+    )

@@ -1,0 +1,1 @@
+"""Reflex states shared by the pages: the visitor, and following one job (useJobStatus)."""
