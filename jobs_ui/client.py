@@ -190,6 +190,7 @@ class JobsClient:
         loop = asyncio.get_running_loop()
         while True:
             if options.use_sse and loop.time() >= cursor.sse_paused_until:
+                delivered_before = cursor.version
                 try:
                     async for item in self._follow_stream(job_id, cursor):
                         yield item
@@ -197,6 +198,8 @@ class JobsClient:
                         return
                     continue  # the server closed a live stream (e.g. restarting): reconnect
                 except StreamUnavailableError as reason:
+                    if cursor.version > delivered_before:
+                        continue  # it worked, then dropped: reconnect at once, from Last-Event-ID
                     log.info("stream for job %s unavailable (%s); polling", job_id, reason)
                     cursor.sse_paused_until = loop.time() + options.sse_retry_after
             async for item in self._poll_once(job_id, cursor):

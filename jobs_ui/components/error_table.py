@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 import reflex as rx
 
 
-def row_errors_table(errors: rx.Var[list[dict[str, Any]]]) -> rx.Component:
-    """`errors` is a list of `{row, message}` (the import result's `errors`)."""
+@dataclasses.dataclass
+class RowError:
+    """One skipped row, as the import result's `errors` lists it."""
+
+    row: int
+    message: str
+
+
+def row_errors_table(errors: rx.Var[list[RowError]]) -> rx.Component:
     return rx.table.root(
         rx.table.header(
             rx.table.row(
@@ -20,8 +27,8 @@ def row_errors_table(errors: rx.Var[list[dict[str, Any]]]) -> rx.Component:
             rx.foreach(
                 errors,
                 lambda error: rx.table.row(
-                    rx.table.cell(error["row"].to_string()),
-                    rx.table.cell(error["message"].to_string()),
+                    rx.table.cell(error.row),
+                    rx.table.cell(error.message),
                 ),
             )
         ),

@@ -90,7 +90,9 @@ def job_not_found() -> rx.Component:
     )
 
 
-def progress_card(state: type[JobStatusState], title: str, *body: rx.Component) -> rx.Component:
+def progress_card(
+    state: type[JobStatusState], title: rx.Var[str] | str, *body: rx.Component
+) -> rx.Component:
     """A card for one job: `body` goes under the bar (counts, download links...)."""
     return rx.card(
         rx.cond(

@@ -23,6 +23,10 @@ class ExportJobState(JobStatusState, rx.State):
     _download_when_done: str = ""
 
     @rx.var
+    def headline(self) -> str:
+        return f"Export of {self.dataset}" if self.dataset else "Export"
+
+    @rx.var
     def download_href(self) -> str:
         return browser_url(self.result.get("fileUrl"))
 
@@ -164,7 +168,7 @@ def export_outcome() -> rx.Component:
 )
 def export_job_page() -> rx.Component:
     return page(
-        progress_card(ExportJobState, "Export", export_outcome()),
+        progress_card(ExportJobState, ExportJobState.headline, export_outcome()),
         rx.link("← Start another export", href="/exports", size="2"),
         heading="Export",
     )

@@ -8,7 +8,7 @@ import httpx
 import reflex as rx
 
 from jobs_ui.client import JobsApiError
-from jobs_ui.components.error_table import row_errors_table
+from jobs_ui.components.error_table import RowError, row_errors_table
 from jobs_ui.components.layout import page
 from jobs_ui.components.progress_card import progress_card
 from jobs_ui.pages.choices import dataset_names, default_dataset
@@ -89,8 +89,15 @@ class ImportJobState(JobStatusState, rx.State):
         return f"{text}, skipped {self.skipped_count:,}" if self.skipped_count else text
 
     @rx.var
-    def row_errors(self) -> list[dict[str, Any]]:
-        return list(self.result.get("errors") or [])
+    def headline(self) -> str:
+        return f"Import into {self.dataset}" if self.dataset else "Import"
+
+    @rx.var
+    def row_errors(self) -> list[RowError]:
+        return [
+            RowError(row=int(error.get("row", 0)), message=str(error.get("message", "")))
+            for error in self.result.get("errors") or []
+        ]
 
     @rx.var
     def error_report_href(self) -> str:
@@ -227,7 +234,7 @@ def import_outcome() -> rx.Component:
 )
 def import_job_page() -> rx.Component:
     return page(
-        progress_card(ImportJobState, "Import", import_outcome()),
+        progress_card(ImportJobState, ImportJobState.headline, import_outcome()),
         rx.link("← Import another file", href="/imports", size="2"),
         heading="Import",
     )

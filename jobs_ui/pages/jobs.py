@@ -41,7 +41,7 @@ def _row(update: JobUpdate) -> JobRow:
         status=update.status,
         progress=update.progress,
         message=update.message,
-        created_at=(update.created_at or "")[:19].replace("T", " "),
+        created_at=f"{(update.created_at or '')[:16].replace('T', ' ')} UTC",
         href=job_page_path(update.kind, update.job_id),
     )
 

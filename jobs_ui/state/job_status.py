@@ -104,7 +104,11 @@ class JobStatusState(rx.State, mixin=True):
 
     @rx.event
     def follow_route_job(self) -> Any:
-        """`on_load` of a page whose route ends with a `[job_id]` segment."""
+        """`on_load` of a page whose route ends with a `[job_id]` segment.
+
+        `?sse=off` in the page URL follows by polling only (for networks that break streams).
+        """
+        self.use_sse = self.router.url.query_parameters.get("sse", "on") != "off"
         return self._restart(self.router.url.path.rstrip("/").rsplit("/", 1)[-1])
 
     @rx.event

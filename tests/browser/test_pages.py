@@ -1,0 +1,183 @@
+"""End to end in Chromium: the import and export flows, fallbacks, cancel, not found."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from jobs_ui.models import JobKind
+from jobs_ui.state.backend import api_base_url
+from tests.browser.conftest import screenshot
+from tests.support.files import contacts_csv, write_contacts
+
+BAR_DONE = "100%"
+
+
+def open_page(page, path: str) -> None:
+    page.goto(page.base_url + path)
+
+
+def upload(page, path: Path, dataset: str = "contacts") -> None:
+    open_page(page, "/imports")
+    expect(page.get_by_text("Drop a file here")).to_be_visible()
+    page.set_input_files("input[type=file]", str(path))
+    expect(page.get_by_text(path.name)).to_be_visible()
+    page.get_by_role("button", name="Start import").click()
+    page.wait_for_url(re.compile(r".*/imports/[0-9a-f-]{36}"), timeout=30_000)
+
+
+def test_import_flow_shows_the_bar_the_counts_and_the_errors(page, tmp_path):
+    path = tmp_path / "people.csv"
+    write_contacts(path)
+    open_page(page, "/imports")
+    page.set_input_files("input[type=file]", str(path))
+    expect(page.get_by_text("people.csv")).to_be_visible()
+    screenshot(page, "imports")
+    page.get_by_role("button", name="Start import").click()
+    page.wait_for_url(re.compile(r".*/imports/[0-9a-f-]{36}"), timeout=30_000)
+    expect(page.get_by_test_id("progress-percent")).to_have_text(BAR_DONE, timeout=30_000)
+    expect(page.get_by_test_id("import-summary")).to_have_text("Imported 3 rows, skipped 3")
+    table = page.get_by_test_id("error-table")
+    expect(table).to_contain_text("email is required")
+    expect(table).to_contain_text("email: not a valid email address")
+    expect(page.get_by_test_id("status-badge")).to_have_text("Completed")
+    screenshot(page, "import-done")
+    report = page.request.get(page.get_by_test_id("error-report-link").get_attribute("href"))
+    assert report.ok
+    assert [row["row"] for row in csv.DictReader(io.StringIO(report.text()))] == ["4", "5", "6"]
+
+
+def test_import_progress_moves_while_a_big_file_runs(page, tmp_path):
+    upload(page, contacts_csv(tmp_path / "big.csv", 150_000, start=10_000_000))
+    expect(page.get_by_test_id("status-badge")).to_have_text("Running", timeout=30_000)
+    expect(page.get_by_test_id("transport")).to_have_text("Live")
+    screenshot(page, "import-running")
+    expect(page.get_by_test_id("progress-percent")).to_have_text(BAR_DONE, timeout=120_000)
+    expect(page.get_by_test_id("import-summary")).to_have_text("Imported 150,000 rows")
+
+
+def test_export_flow_downloads_the_file_by_itself(page, tmp_path):
+    upload(page, contacts_csv(tmp_path / "export-me.csv", 5, start=5_000_000))
+    expect(page.get_by_test_id("progress-percent")).to_have_text(BAR_DONE, timeout=30_000)
+    open_page(page, "/exports")
+    page.get_by_placeholder("Only rows containing this text").fill("person500000")
+    with page.expect_download(timeout=30_000) as started:
+        page.get_by_role("button", name="Start export").click()
+    download = started.value
+    assert re.fullmatch(r"contacts-\d{4}-\d{2}-\d{2}-\d{6}\.csv", download.suggested_filename)
+    lines = Path(download.path()).read_text().splitlines()
+    assert lines[0] == "name,email,company,phone"
+    assert sorted(lines[1:]) == sorted(
+        f"Person {n},person{n}@example.com,Company {n % 50}," for n in range(5_000_000, 5_000_005)
+    )
+    link = page.get_by_test_id("download-link")
+    expect(link).to_contain_text(download.suggested_filename)
+    screenshot(page, "export-done")
+
+
+def idle_export(app_services):
+    """An export the runner has not been given yet, so the test decides when it runs."""
+    return app_services.store.create(
+        kind=JobKind.EXPORT, dataset="contacts", owner="t", params={"format": "csv"}
+    )
+
+
+def test_polling_only_when_sse_is_turned_off(page, app_services):
+    job = idle_export(app_services)
+    open_page(page, f"/exports/{job.id}?sse=off")
+    expect(page.get_by_test_id("status-badge")).to_have_text("Waiting", timeout=30_000)
+    expect(page.get_by_test_id("transport")).to_have_text("Checking every few seconds")
+    assert app_services.hub.watched_jobs == 0  # no stream was opened
+    app_services.runner.submit(job.id)
+    expect(page.get_by_test_id("status-badge")).to_have_text("Completed", timeout=30_000)
+    expect(page.get_by_test_id("download-link")).to_be_visible()
+
+
+def test_polling_takes_over_when_the_stream_fails(page, app_services, monkeypatch):
+    job = idle_export(app_services)
+
+    def broken_stream(_job_id):
+        raise RuntimeError("stream unavailable")
+
+    monkeypatch.setattr(app_services.hub, "subscribe", broken_stream)
+    open_page(page, f"/exports/{job.id}")
+    transport = page.get_by_test_id("transport")
+    expect(transport).to_have_text("Checking every few seconds", timeout=30_000)
+    app_services.runner.submit(job.id)
+    expect(page.get_by_test_id("status-badge")).to_have_text("Completed", timeout=30_000)
+    expect(page.get_by_test_id("download-link")).to_be_visible()
+
+
+def test_unknown_job_says_not_found(page):
+    open_page(page, "/imports/00000000-0000-4000-8000-000000000000")
+    expect(page.get_by_test_id("not-found")).to_contain_text("Job not found", timeout=30_000)
+    open_page(page, "/exports/not-a-job-id")
+    expect(page.get_by_test_id("not-found")).to_contain_text("Job not found", timeout=30_000)
+
+
+def test_cancel_stops_a_running_import(page, tmp_path):
+    upload(page, contacts_csv(tmp_path / "cancel-me.csv", 200_000, start=7_000_000))
+    expect(page.get_by_test_id("status-badge")).to_have_text("Running", timeout=30_000)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_test_id("status-badge")).to_have_text("Cancelled", timeout=30_000)
+    expect(page.get_by_role("button", name="Retry")).to_be_visible()
+
+
+def test_jobs_page_lists_this_browsers_jobs(page, tmp_path):
+    upload(page, contacts_csv(tmp_path / "listed.csv", 3, start=8_000_000))
+    expect(page.get_by_test_id("progress-percent")).to_have_text(BAR_DONE, timeout=30_000)
+    open_page(page, "/jobs")
+    rows = page.get_by_test_id("job-row")
+    expect(rows).to_have_count(1, timeout=30_000)
+    expect(rows.first).to_contain_text("Import · contacts")
+    expect(rows.first).to_contain_text("Completed")
+    screenshot(page, "jobs")
+    rows.first.get_by_role("link").click()
+    expect(page.get_by_test_id("import-summary")).to_have_text("Imported 3 rows", timeout=30_000)
+
+
+def test_closing_the_tab_stops_following(page, app_services):
+    job = idle_export(app_services)
+    open_page(page, f"/exports/{job.id}")
+    expect(page.get_by_test_id("status-badge")).to_have_text("Waiting", timeout=30_000)
+    assert app_services.hub.watched_jobs == 1
+    page.close()
+    deadline = time.monotonic() + 15
+    while app_services.hub.watched_jobs and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert app_services.hub.watched_jobs == 0, "the follower outlived its tab"
+
+
+PLAIN_EVENTSOURCE = """
+([url]) => new Promise((resolve) => {
+  const seen = [];
+  const eventSource = new EventSource(url);
+  eventSource.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    seen.push({type: message.type, status: message.status, progress: message.progress,
+               result: message.result});
+    if (message.type === 'status_update' && message.status === 'COMPLETED') {
+      eventSource.close();
+      resolve(seen);
+    }
+  };
+  eventSource.onerror = () => { eventSource.close(); resolve(seen); };
+})
+"""
+
+
+def test_the_original_plain_eventsource_snippet_works(page, tmp_path):
+    upload(page, contacts_csv(tmp_path / "es.csv", 30_000, start=9_000_000))
+    job_id = page.url.rsplit("/", 1)[-1]
+    url = f"{api_base_url()}/api/import-export/jobs/ws?jobId={job_id}"
+    seen = page.evaluate(PLAIN_EVENTSOURCE, [url])
+    assert seen[0]["type"] == "connected"
+    assert seen[-1]["status"] == "COMPLETED" and seen[-1]["progress"] == 100
+    assert seen[-1]["result"]["importedCount"] == 30_000
+    progress = [message["progress"] for message in seen[1:]]
+    assert progress == sorted(progress)
