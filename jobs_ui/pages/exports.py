@@ -139,7 +139,6 @@ def export_form() -> rx.Component:
     )
 
 
-@rx.page(route="/exports", title="Export data · jobs_ui")
 def exports_page() -> rx.Component:
     return page(
         export_form(), heading="Export data", lead="Rows are written to a file you can download."
@@ -163,9 +162,6 @@ def export_outcome() -> rx.Component:
     )
 
 
-@rx.page(
-    route="/exports/[job_id]", title="Export · jobs_ui", on_load=ExportJobState.follow_route_job
-)
 def export_job_page() -> rx.Component:
     return page(
         progress_card(ExportJobState, ExportJobState.headline, export_outcome()),

@@ -21,7 +21,6 @@ def _action_card(icon: str, title: str, text: str, href: str, label: str) -> rx.
     )
 
 
-@rx.page(route="/", title="jobs_ui")
 def home_page() -> rx.Component:
     return page(
         rx.grid(

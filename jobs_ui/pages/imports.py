@@ -185,7 +185,6 @@ def import_form() -> rx.Component:
     )
 
 
-@rx.page(route="/imports", title="Import data · jobs_ui")
 def imports_page() -> rx.Component:
     return page(
         import_form(),
@@ -229,9 +228,6 @@ def import_outcome() -> rx.Component:
     )
 
 
-@rx.page(
-    route="/imports/[job_id]", title="Import · jobs_ui", on_load=ImportJobState.follow_route_job
-)
 def import_job_page() -> rx.Component:
     return page(
         progress_card(ImportJobState, ImportJobState.headline, import_outcome()),

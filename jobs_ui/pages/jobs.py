@@ -175,7 +175,6 @@ def jobs_table() -> rx.Component:
     )
 
 
-@rx.page(route="/jobs", title="Your jobs · jobs_ui", on_load=JobsListState.open_list)
 def jobs_page() -> rx.Component:
     return page(
         rx.cond(

@@ -1,5 +1,10 @@
-"""The real app in a real browser: Reflex's AppHarnessProd serves the built front end and
-the backend (with the jobs API) on loopback ports; Playwright drives Debian's Chromium."""
+"""The real app in a real browser.
+
+Reflex's AppHarnessProd serves the built front end and the backend (with the jobs API) on
+loopback ports; Playwright drives Debian's Chromium. Fixtures live per module: Playwright's
+sync API holds an event loop on the main thread while it runs, which the async tests of other
+modules must not meet.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ def _require_chromium() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     _require_chromium()
     from reflex.testing import AppHarnessProd
@@ -48,13 +53,13 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     get_settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_services(harness: Any) -> Any:
     """The jobs services of the app under test (same process), to set up and inspect jobs."""
     return harness.app_module.services
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(harness: Any) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
