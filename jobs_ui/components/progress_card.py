@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from jobs_ui.components.form import message_callout
 from jobs_ui.components.status_badge import status_badge
 from jobs_ui.state.job_status import JobStatusState
 
@@ -108,20 +109,9 @@ def progress_card(
                 ),
                 progress_bar(state),
                 rx.text(state.message, color_scheme="gray", size="2", data_testid="job-message"),
-                rx.cond(
-                    state.error != "",
-                    rx.callout(
-                        state.error,
-                        icon="triangle_alert",
-                        color_scheme="red",
-                        data_testid="job-error",
-                    ),
-                ),
+                message_callout(state.error, test_id="job-error"),
                 *body,
-                rx.cond(
-                    state.action_error != "",
-                    rx.callout(state.action_error, icon="info", color_scheme="red", size="1"),
-                ),
+                message_callout(state.action_error, test_id="action-error", icon="info"),
                 rx.hstack(
                     job_actions(state),
                     rx.spacer(),

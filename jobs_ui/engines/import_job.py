@@ -69,7 +69,7 @@ def run_import(
     dataset = registry.get(job.dataset)
     upload = files.resolve(job.params["upload"])
     file_format = FileFormat(job.params["format"])
-    with ImportStaging(files.scratch_path(job.id)) as staging:
+    with contextlib.closing(ImportStaging(files.scratch_path(job.id))) as staging:
         try:
             total_rows = _validate_file(upload, file_format, dataset, staging, reporter)
         except UnreadableFileError as error:

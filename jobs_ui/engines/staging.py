@@ -11,13 +11,14 @@ import pickle
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 StagedRow = tuple[int, Any, tuple[Any, ...]]  # (row number, key, values in column order)
 
 
 class ImportStaging:
+    """Use with `contextlib.closing`: closing deletes the scratch file."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
@@ -72,14 +73,3 @@ class ImportStaging:
     def close(self) -> None:
         self._db.close()
         self.path.unlink(missing_ok=True)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

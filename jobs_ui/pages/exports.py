@@ -8,12 +8,20 @@ import httpx
 import reflex as rx
 
 from jobs_ui.client import JobsApiError
+from jobs_ui.components.form import (
+    dataset_select,
+    field_label,
+    first_dataset,
+    form_card,
+    message_callout,
+)
 from jobs_ui.components.layout import page
 from jobs_ui.components.progress_card import progress_card
-from jobs_ui.pages.choices import EXPORT_FORMATS, dataset_names, default_dataset
 from jobs_ui.state.backend import browser_url, download_in_browser, jobs_client
 from jobs_ui.state.job_status import JobStatusState, job_page_path
 from jobs_ui.state.visitor import owner_of
+
+EXPORT_FORMATS = (("csv", "CSV"), ("jsonl", "JSON Lines"), ("xlsx", "Excel (XLSX)"))
 
 
 class ExportJobState(JobStatusState, rx.State):
@@ -47,7 +55,7 @@ class ExportJobState(JobStatusState, rx.State):
 
 
 class ExportFormState(rx.State):
-    dataset: str = default_dataset()
+    dataset: str = first_dataset()
     file_format: str = "csv"
     search: str = ""
     starting: bool = False
@@ -87,55 +95,35 @@ class ExportFormState(rx.State):
 
 
 def export_form() -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.text("Dataset", weight="medium", size="2"),
-            rx.select(
-                dataset_names(),
-                value=ExportFormState.dataset,
-                on_change=ExportFormState.choose_dataset,
-                width="100%",
-                data_testid="dataset-select",
+    return form_card(
+        field_label("Dataset"),
+        dataset_select(ExportFormState.dataset, ExportFormState.choose_dataset),
+        field_label("Format"),
+        rx.select.root(
+            rx.select.trigger(width="100%", data_testid="format-select"),
+            rx.select.content(
+                *(rx.select.item(label, value=value) for value, label in EXPORT_FORMATS)
             ),
-            rx.text("Format", weight="medium", size="2"),
-            rx.select.root(
-                rx.select.trigger(width="100%", data_testid="format-select"),
-                rx.select.content(
-                    *(rx.select.item(label, value=value) for value, label in EXPORT_FORMATS)
-                ),
-                value=ExportFormState.file_format,
-                on_change=ExportFormState.choose_format,
-            ),
-            rx.text("Filter (optional)", weight="medium", size="2"),
-            rx.input(
-                placeholder="Only rows containing this text, e.g. acme",
-                value=ExportFormState.search,
-                on_change=ExportFormState.set_search,
-                width="100%",
-                max_length=200,
-                name="filter",
-            ),
-            rx.cond(
-                ExportFormState.form_error != "",
-                rx.callout(
-                    ExportFormState.form_error,
-                    icon="triangle_alert",
-                    color_scheme="red",
-                    data_testid="form-error",
-                ),
-            ),
-            rx.button(
-                rx.icon("play", size=16),
-                "Start export",
-                size="3",
-                loading=ExportFormState.starting,
-                on_click=ExportFormState.start_export,
-            ),
-            spacing="3",
-            width="100%",
+            value=ExportFormState.file_format,
+            on_change=ExportFormState.choose_format,
         ),
-        size="3",
-        width="100%",
+        field_label("Filter (optional)"),
+        rx.input(
+            placeholder="Only rows containing this text, e.g. acme",
+            value=ExportFormState.search,
+            on_change=ExportFormState.set_search,
+            width="100%",
+            max_length=200,
+            name="filter",
+        ),
+        message_callout(ExportFormState.form_error, test_id="form-error"),
+        rx.button(
+            rx.icon("play", size=16),
+            "Start export",
+            size="3",
+            loading=ExportFormState.starting,
+            on_click=ExportFormState.start_export,
+        ),
     )
 
 

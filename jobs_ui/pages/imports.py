@@ -9,9 +9,15 @@ import reflex as rx
 
 from jobs_ui.client import JobsApiError
 from jobs_ui.components.error_table import RowError, row_errors_table
+from jobs_ui.components.form import (
+    dataset_select,
+    field_label,
+    first_dataset,
+    form_card,
+    message_callout,
+)
 from jobs_ui.components.layout import page
 from jobs_ui.components.progress_card import progress_card
-from jobs_ui.pages.choices import dataset_names, default_dataset
 from jobs_ui.state.backend import browser_url, jobs_client
 from jobs_ui.state.job_status import JobStatusState, job_page_path
 from jobs_ui.state.visitor import owner_of
@@ -25,7 +31,7 @@ ACCEPTED_FILES = {
 
 
 class ImportFormState(rx.State):
-    dataset: str = default_dataset()
+    dataset: str = first_dataset()
     upload_progress: int = 0
     uploading: bool = False
     form_error: str = ""
@@ -104,84 +110,70 @@ class ImportJobState(JobStatusState, rx.State):
         return browser_url(self.result.get("errorReportUrl"))
 
 
-def import_form() -> rx.Component:
-    selected = rx.selected_files(UPLOAD_ID)
-    return rx.card(
+def file_drop_zone() -> rx.Component:
+    return rx.upload(
         rx.vstack(
-            rx.text("Dataset", weight="medium", size="2"),
-            rx.select(
-                dataset_names(),
-                value=ImportFormState.dataset,
-                on_change=ImportFormState.choose_dataset,
-                width="100%",
-                data_testid="dataset-select",
+            rx.icon("upload", size=28, color="var(--accent-9)"),
+            rx.text("Drop a file here, or click to choose one", weight="medium"),
+            rx.text("CSV, TSV, JSON Lines or Excel (.xlsx)", size="1", color_scheme="gray"),
+            align="center",
+            spacing="2",
+        ),
+        id=UPLOAD_ID,
+        multiple=False,
+        max_files=1,
+        accept=ACCEPTED_FILES,
+        border="1px dashed var(--gray-a7)",
+        border_radius="var(--radius-3)",
+        padding="2rem",
+        width="100%",
+        cursor="pointer",
+    )
+
+
+def upload_progress() -> rx.Component:
+    return rx.cond(
+        ImportFormState.uploading,
+        rx.vstack(
+            rx.progress(value=ImportFormState.upload_progress, max=100, width="100%"),
+            rx.text(
+                f"Uploading… {ImportFormState.upload_progress}%", size="1", color_scheme="gray"
             ),
-            rx.text("File", weight="medium", size="2"),
-            rx.upload(
-                rx.vstack(
-                    rx.icon("upload", size=28, color="var(--accent-9)"),
-                    rx.text("Drop a file here, or click to choose one", weight="medium"),
-                    rx.text("CSV, TSV, JSON Lines or Excel (.xlsx)", size="1", color_scheme="gray"),
-                    align="center",
-                    spacing="2",
-                ),
-                id=UPLOAD_ID,
-                multiple=False,
-                max_files=1,
-                accept=ACCEPTED_FILES,
-                border="1px dashed var(--gray-a7)",
-                border_radius="var(--radius-3)",
-                padding="2rem",
-                width="100%",
-                cursor="pointer",
-            ),
-            rx.foreach(
-                selected,
-                lambda name: rx.hstack(
-                    rx.icon("file", size=16), rx.text(name, size="2"), align="center"
-                ),
-            ),
-            rx.cond(
-                ImportFormState.uploading,
-                rx.vstack(
-                    rx.progress(value=ImportFormState.upload_progress, max=100, width="100%"),
-                    rx.text(
-                        f"Uploading… {ImportFormState.upload_progress}%",
-                        size="1",
-                        color_scheme="gray",
-                    ),
-                    width="100%",
-                ),
-            ),
-            rx.cond(
-                ImportFormState.form_error != "",
-                rx.callout(
-                    ImportFormState.form_error,
-                    icon="triangle_alert",
-                    color_scheme="red",
-                    data_testid="form-error",
-                ),
-            ),
-            rx.button(
-                rx.icon("play", size=16),
-                "Start import",
-                size="3",
-                disabled=(selected.length() == 0) | ImportFormState.uploading,
-                loading=ImportFormState.uploading,
-                on_click=[
-                    ImportFormState.begin_upload,
-                    ImportFormState.submit_file(
-                        rx.upload_files(
-                            upload_id=UPLOAD_ID, on_upload_progress=ImportFormState.track_upload
-                        )
-                    ),
-                ],
-            ),
-            spacing="3",
             width="100%",
         ),
-        size="3",
-        width="100%",
+    )
+
+
+def import_form() -> rx.Component:
+    selected = rx.selected_files(UPLOAD_ID)
+    return form_card(
+        field_label("Dataset"),
+        dataset_select(ImportFormState.dataset, ImportFormState.choose_dataset),
+        field_label("File"),
+        file_drop_zone(),
+        rx.foreach(
+            selected,
+            lambda name: rx.hstack(
+                rx.icon("file", size=16), rx.text(name, size="2"), align="center"
+            ),
+        ),
+        upload_progress(),
+        message_callout(ImportFormState.form_error, test_id="form-error"),
+        rx.button(
+            rx.icon("play", size=16),
+            "Start import",
+            size="3",
+            disabled=(selected.length() == 0) | ImportFormState.uploading,
+            loading=ImportFormState.uploading,
+            on_click=[
+                ImportFormState.begin_upload,
+                ImportFormState.submit_file(
+                    rx.upload_files(
+                        upload_id=UPLOAD_ID, on_upload_progress=ImportFormState.track_upload
+                    )
+                ),
+            ],
+        ),
     )
 
 
@@ -189,7 +181,7 @@ def imports_page() -> rx.Component:
     return page(
         import_form(),
         heading="Import data",
-        lead=("Every row is checked: bad ones are skipped and listed, good ones saved together."),
+        lead="Every row is checked: bad ones are skipped and listed, good ones saved together.",
     )
 
 

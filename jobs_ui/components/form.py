@@ -1,0 +1,45 @@
+"""Pieces the start-a-job forms share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+import jobs_ui.dataset_tables  # noqa: F401  (registers the shipped datasets)
+from jobs_ui.datasets import registry
+
+
+def first_dataset() -> str:
+    """The dataset a form starts on."""
+    names = registry.names()
+    return names[0] if names else ""
+
+
+def field_label(text: str) -> rx.Component:
+    return rx.text(text, weight="medium", size="2")
+
+
+def dataset_select(value: rx.Var[str], on_change: Any) -> rx.Component:
+    """The registered datasets, by name."""
+    return rx.select(
+        registry.names(),
+        value=value,
+        on_change=on_change,
+        width="100%",
+        data_testid="dataset-select",
+    )
+
+
+def message_callout(
+    message: rx.Var[str], *, test_id: str, icon: str = "triangle_alert"
+) -> rx.Component:
+    """A red callout that shows only while `message` is not empty."""
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon=icon, color_scheme="red", data_testid=test_id),
+    )
+
+
+def form_card(*children: rx.Component) -> rx.Component:
+    return rx.card(rx.vstack(*children, spacing="3", width="100%"), size="3", width="100%")
