@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, text
 from sqlmodel import create_engine
 
 from jobs_ui.settings import get_settings
@@ -19,6 +19,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 # Execution option: this transaction will write, so on SQLite take the write lock at BEGIN.
 WRITE_LOCK_OPTION = "jobs_ui_write_lock"
+
+# Postgres advisory lock key held while migrating (any constant unique to this app).
+MIGRATION_LOCK = 7_302_514_001
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -68,8 +71,25 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision; a fresh database gets every table."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the schema to the newest revision; a fresh database gets every table.
+
+    Several backend processes may start at once: on Postgres they take turns (an advisory
+    lock), so only the first one migrates and the rest find the schema current.
+    """
+    with engine.connect() as connection:
+        serialise = connection.dialect.name == "postgresql"
+        if serialise:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            connection.commit()
+        try:
+            config = alembic_config(engine)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+        finally:
+            if serialise:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
 
 
 def new_revision(message: str) -> None:

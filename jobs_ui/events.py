@@ -92,6 +92,13 @@ class JobFeedHub(Generic[SnapshotT]):
         except RuntimeError:  # the loop is shutting down
             return
 
+    def refresh_all(self) -> None:
+        """Re-read every watched job now (call on the event loop), e.g. after an outage of
+        the notifications."""
+        for feed in self._feeds.values():
+            if feed.reader is None or feed.reader.done():
+                feed.reader = asyncio.create_task(self._refresh(feed))
+
     @contextlib.asynccontextmanager
     async def subscribe(self, job_id: uuid.UUID) -> AsyncIterator[Subscription[SnapshotT]]:
         """Watch a job; the subscription's `current` is loaded before this yields."""

@@ -10,6 +10,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from sqlalchemy import Engine
@@ -18,6 +19,7 @@ from jobs_ui.engines.export_job import run_export
 from jobs_ui.engines.import_job import ImportFileError, run_import
 from jobs_ui.engines.progress import JobCancelled, ProgressReporter
 from jobs_ui.files import DataFiles
+from jobs_ui.heartbeat import Heartbeat
 from jobs_ui.models import Job, JobKind
 from jobs_ui.store import INTERRUPTED_ERROR, JobStore
 
@@ -40,11 +42,13 @@ def execute_job(
     files: DataFiles,
     cancel_event: threading.Event | None = None,
     stopping: threading.Event | None = None,
+    heartbeat_seconds: float | None = None,
 ) -> Job | None:
     """Start the job if it is still pending, run its engine, and record how it ended.
 
     `stopping` set means the process is shutting down: a job stopped by it ends FAILED as
-    interrupted, not CANCELLED, since nobody asked to cancel it.
+    interrupted, not CANCELLED, since nobody asked to cancel it. With `heartbeat_seconds`
+    the job proves it is alive that often (runners outside the backend process need it).
     """
     job = store.start(job_id)
     if job is None:
@@ -52,8 +56,10 @@ def execute_job(
         return store.get(job_id)
     log.info("job %s started: %s %s", job.id, job.kind.value, job.dataset)
     reporter = ProgressReporter(store, job.id, cancel_event=cancel_event)
+    alive = Heartbeat(store, job.id, heartbeat_seconds) if heartbeat_seconds else nullcontext()
     try:
-        result = ENGINES[job.kind](job, engine=engine, files=files, reporter=reporter)
+        with alive:
+            result = ENGINES[job.kind](job, engine=engine, files=files, reporter=reporter)
     except JobCancelled:
         if stopping is not None and stopping.is_set():
             return store.fail(job.id, error=INTERRUPTED_ERROR)

@@ -67,6 +67,8 @@ class Job(SQLModel, table=True):
     started_at: datetime | None = _timestamp(required=False)
     updated_at: datetime = _timestamp(required=True)
     finished_at: datetime | None = _timestamp(required=False)
+    # Set while PROCESSING by runners in other processes; a stale one means the runner died.
+    heartbeat_at: datetime | None = _timestamp(required=False)
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -12,8 +12,11 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
+from celery import Celery
+from kombu.exceptions import KombuError
 from sqlalchemy import Engine
 
+from jobs_ui.celery_app import RUN_JOB_TASK
 from jobs_ui.execution import execute_job
 from jobs_ui.files import DataFiles
 from jobs_ui.models import JobStatus
@@ -109,3 +112,31 @@ class InProcessRunner:
             self._cancel_events.pop(job_id, None)
         if (error := future.exception()) is not None:
             log.error("runner thread for job %s failed", job_id, exc_info=error)
+
+
+class QueueUnavailableError(RuntimeError):
+    """The job could not be handed to the queue."""
+
+
+class CeleryRunner:
+    """Hands jobs to Celery workers. Cancel needs nothing here: workers read the job row's
+    cancel flag on every progress write. Jobs whose worker dies are ended by the reaper."""
+
+    def __init__(self, celery: Celery, queue: str) -> None:
+        self._celery = celery
+        self._queue = queue
+
+    def start(self) -> None:
+        return None
+
+    def submit(self, job_id: uuid.UUID) -> None:
+        try:
+            self._celery.send_task(RUN_JOB_TASK, args=[str(job_id)], queue=self._queue)
+        except (OSError, KombuError) as error:
+            raise QueueUnavailableError(str(error)) from error
+
+    def cancel(self, job_id: uuid.UUID) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None

@@ -7,18 +7,22 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 import jobs_ui.dataset_tables  # noqa: F401  (registers the shipped datasets)
 from jobs_ui.api.messages import JobSnapshot, snapshot_of
+from jobs_ui.celery_app import make_celery, queue_name
 from jobs_ui.db import make_engine, migrate
 from jobs_ui.events import JobFeedHub
 from jobs_ui.files import DataFiles
-from jobs_ui.runner import InProcessRunner, JobRunner
+from jobs_ui.redis_events import RedisListener, RedisPublisher
+from jobs_ui.runner import CeleryRunner, InProcessRunner, JobRunner
 from jobs_ui.settings import Settings
-from jobs_ui.store import JobStore
+from jobs_ui.store import JobStore, Notifier
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,10 @@ class Services:
     store: JobStore
     hub: JobFeedHub[JobSnapshot]
     runner: JobRunner
+    publisher: RedisPublisher | None = None
+    listener: RedisListener | None = None
     started: bool = False
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -39,11 +46,26 @@ class Services:
         files = DataFiles(settings.data_dir)
         store = JobStore(engine)
         hub: JobFeedHub[JobSnapshot] = JobFeedHub(lambda job_id: _load_snapshot(store, job_id))
-        store.notify = hub.notify  # in-process notifications: a commit wakes streams at once
-        runner = InProcessRunner(
-            store=store, engine=engine, files=files, concurrency=settings.runner_concurrency
-        )
-        return cls(settings, engine, files, store, hub, runner)
+        # A commit in this process wakes its own streams at once; with Redis it also reaches
+        # the streams of every other backend process (and theirs reach ours).
+        publisher = listener = None
+        if settings.redis_url:
+            publisher = RedisPublisher(settings.redis_url, settings.namespace)
+            listener = RedisListener(
+                settings.redis_url,
+                settings.namespace,
+                on_change=hub.notify,
+                on_reconnect=hub.refresh_all,
+            )
+        store.notify = _both(hub.notify, publisher)
+        runner: JobRunner
+        if settings.runner_kind == "celery":
+            runner = CeleryRunner(make_celery(settings), queue_name(settings))
+        else:
+            runner = InProcessRunner(
+                store=store, engine=engine, files=files, concurrency=settings.runner_concurrency
+            )
+        return cls(settings, engine, files, store, hub, runner, publisher, listener)
 
     def start(self) -> None:
         """Create folders, migrate the schema, settle leftovers, start running jobs."""
@@ -60,16 +82,50 @@ class Services:
         if not self.started:
             return
         self.runner.shutdown()
+        if self.publisher is not None:
+            self.publisher.close()
         self.engine.dispose()
         self.started = False
 
     @contextlib.asynccontextmanager
     async def lifespan(self, *_args: object, **_kwargs: object) -> AsyncIterator[None]:
         await asyncio.to_thread(self.start)
+        if self.listener is not None:
+            self._tasks.append(asyncio.create_task(self.listener.run()))
+        if self.settings.runner_kind == "celery":
+            self._tasks.append(asyncio.create_task(self._reap_stale_jobs()))
         try:
             yield
         finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks.clear()
             await asyncio.to_thread(self.stop)
+
+    async def _reap_stale_jobs(self) -> None:
+        """End FAILED the jobs whose worker died: silent for `stale_after_seconds`.
+
+        Every backend process runs this; the SQL is conditional, so they never clash.
+        """
+        older_than = timedelta(seconds=self.settings.stale_after_seconds)
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                await asyncio.to_thread(self.store.fail_stale, older_than=older_than)
+            except SQLAlchemyError:
+                log.warning("could not check for stale jobs", exc_info=True)
+
+
+def _both(local: Notifier, remote: Notifier | None) -> Notifier:
+    if remote is None:
+        return local
+
+    def notify(job_id: uuid.UUID, version: int) -> None:
+        local(job_id, version)
+        remote(job_id, version)
+
+    return notify
 
 
 def _load_snapshot(store: JobStore, job_id: uuid.UUID) -> JobSnapshot | None:

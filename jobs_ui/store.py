@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, update
@@ -24,6 +25,10 @@ Notifier = Callable[[uuid.UUID, int], None]
 
 INTERRUPTED_ERROR = (
     "The server stopped while this job was running, so it did not finish. "
+    "Nothing it did was kept; retry it to run it again."
+)
+WORKER_LOST_ERROR = (
+    "The worker running this job stopped responding, so it did not finish. "
     "Nothing it did was kept; retry it to run it again."
 )
 
@@ -101,6 +106,7 @@ class JobStore:
             Job.status == JobStatus.PENDING,
             status=JobStatus.PROCESSING,
             started_at=now,
+            heartbeat_at=now,
             message="Starting",
         )
 
@@ -126,6 +132,12 @@ class JobStore:
     ) -> Job | None:
         return self._finish(job_id, JobStatus.FAILED, error=error, result=result, message="Failed")
 
+    def fail_unstarted(self, job_id: uuid.UUID, *, error: str) -> Job | None:
+        """End a job that never got to run (e.g. the queue could not take it)."""
+        return self._finish(
+            job_id, JobStatus.FAILED, error=error, message="Failed", allow_pending=True
+        )
+
     def mark_cancelled(
         self, job_id: uuid.UUID, *, result: dict[str, Any] | None = None
     ) -> Job | None:
@@ -148,6 +160,42 @@ class JobStore:
             message="Cancelling",
         )
         return requested or self.get(job_id)
+
+    def beat(self, job_id: uuid.UUID) -> bool:
+        """Say a running job's runner is alive (no version bump: clients see no change)."""
+        statement = (
+            update(Job)
+            .where(col(Job.id) == job_id, Job.status == JobStatus.PROCESSING)
+            .values(heartbeat_at=utc_now())
+        )
+        with Session(self.engine) as session:
+            alive = bool(session.exec(statement).rowcount)  # type: ignore[call-overload]
+            session.commit()
+        return alive
+
+    def fail_stale(self, *, older_than: timedelta) -> list[uuid.UUID]:
+        """End FAILED every PROCESSING job whose runner has been silent for `older_than`."""
+        cutoff = utc_now() - older_than
+        with Session(self.engine) as session:
+            query = select(Job.id).where(
+                Job.status == JobStatus.PROCESSING, col(Job.heartbeat_at) < cutoff
+            )
+            stale = list(session.exec(query).all())
+        failed = []
+        for job_id in stale:
+            condition = col(Job.heartbeat_at) < cutoff  # unless it beat in the meantime
+            job = self._change(
+                job_id,
+                (Job.status == JobStatus.PROCESSING) & condition,
+                status=JobStatus.FAILED,
+                error=WORKER_LOST_ERROR,
+                message="Failed",
+                finished_at=utc_now(),
+            )
+            if job is not None:
+                self._log_finish(job)
+                failed.append(job_id)
+        return failed
 
     def fail_interrupted(self) -> list[uuid.UUID]:
         """End every job left PROCESSING by a process that died (called before runners start)."""
@@ -211,4 +259,4 @@ class JobStore:
             log.info("job %s %s after %.2fs", job.id, job.status.value, seconds)
 
 
-__all__ = ["FINAL_STATUSES", "INTERRUPTED_ERROR", "JobStore", "Notifier"]
+__all__ = ["FINAL_STATUSES", "INTERRUPTED_ERROR", "WORKER_LOST_ERROR", "JobStore", "Notifier"]

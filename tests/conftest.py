@@ -42,12 +42,15 @@ class ServerThread:
     """uvicorn serving the jobs API on a loopback port, in a thread of this process."""
 
     def __init__(self, services: Services) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(
-            create_api(services), host="127.0.0.1", port=self.port, log_level="warning"
-        )
+        # Bound here and handed over, so no other process can take the port in between.
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = int(self.socket.getsockname()[1])
+        config = uvicorn.Config(create_api(services), log_level="warning")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -65,6 +68,7 @@ class ServerThread:
     def __exit__(self, *_exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.socket.close()
 
 
 @pytest.fixture

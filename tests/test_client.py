@@ -30,6 +30,7 @@ def finish_later(services, job_id: str, delay: float = 0.3) -> threading.Thread:
     def run() -> None:
         time.sleep(delay)
         services.store.start(uuid.UUID(job_id))
+        time.sleep(0.05)  # apart, so the stream does not merge them into one update
         services.store.report_progress(uuid.UUID(job_id), progress=50, message="half")
         time.sleep(0.05)
         services.store.complete(uuid.UUID(job_id), result={"rowCount": 0}, message="done")

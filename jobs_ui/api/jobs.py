@@ -17,9 +17,14 @@ from jobs_ui.api.uploads import save_upload, too_large_message
 from jobs_ui.datasets import UnknownDatasetError, registry
 from jobs_ui.engines.formats import FileFormat, format_from_filename
 from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, job_public
+from jobs_ui.runner import QueueUnavailableError
 from jobs_ui.services import Services
 
 router = APIRouter(prefix="/api/import-export/jobs", tags=["jobs"])
+
+QUEUE_DOWN = (
+    "The job queue cannot be reached right now, so the job could not start. Try again shortly."
+)
 
 # Room for the multipart framing and the small fields around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -80,7 +85,16 @@ async def create_import(
         )
     finally:
         await form.close()
-    services.runner.submit(job.id)
+    return _submit(services, job)
+
+
+def _submit(services: Services, job: Job) -> dict[str, Any]:
+    """Hand a new job to the runner; if the queue cannot take it, the job ends FAILED."""
+    try:
+        services.runner.submit(job.id)
+    except QueueUnavailableError:
+        services.store.fail_unstarted(job.id, error=QUEUE_DOWN)
+        raise ApiError(503, QUEUE_DOWN) from None
     return job_public(job)
 
 
@@ -112,8 +126,7 @@ def create_export(
     dataset = _known_dataset(body.dataset)
     params = {"format": body.format, "filter": (body.filter or "").strip() or None}
     job = services.store.create(kind=JobKind.EXPORT, dataset=dataset, owner=owner, params=params)
-    services.runner.submit(job.id)
-    return job_public(job)
+    return _submit(services, job)
 
 
 @router.get("")
@@ -162,5 +175,4 @@ def retry_job(
     retry = services.store.create(
         kind=job.kind, dataset=job.dataset, owner=owner, params=job.params, retry_of=job.id
     )
-    services.runner.submit(retry.id)
-    return job_public(retry)
+    return _submit(services, retry)

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/import-export/jobs", tags=["stream"])
 
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 2_000
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _event_stream(*events: bytes) -> StreamingResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import jobs_ui.dataset_tables
@@ -13,15 +14,25 @@ from jobs_ui.settings import get_settings
 target_metadata = SQLModel.metadata
 
 
-def run_migrations() -> None:
-    engine = context.config.attributes.get("engine") or make_engine(get_settings().sqlalchemy_url)
-    with engine.begin() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-        )
+def run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
         context.run_migrations()
 
 
-run_migrations()
+def main() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        run_migrations(connection)
+        return
+    engine = context.config.attributes.get("engine") or make_engine(get_settings().sqlalchemy_url)
+    with engine.connect() as fresh:
+        run_migrations(fresh)
+        fresh.commit()
+
+
+main()

@@ -157,7 +157,8 @@ def test_stream_work_stops_when_the_client_leaves(server, services):
         httpx.Client(base_url=server.url) as http,
         http.stream("GET", STREAM, params={"jobId": str(job_id)}) as response,
     ):
-        next(response.iter_lines())
+        lines = response.iter_lines()  # held: dropping it would close the response
+        assert next(lines).startswith("retry:")
         assert services.hub.watched_jobs == 1
     deadline = time.monotonic() + 5
     while services.hub.watched_jobs and time.monotonic() < deadline:

@@ -1,0 +1,18 @@
+"""The Celery app that `celery -A jobs_ui.worker worker` runs (`make worker`).
+
+Workers read the same environment as the backend (DATABASE_URL, REDIS_URL,
+JOBS_UI_DATA_DIR, ...) and must see the same data dir: uploads are read from it and
+exports written to it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from jobs_ui.celery_app import make_celery
+from jobs_ui.settings import get_settings
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+celery_app = make_celery(get_settings())
+app = celery_app
