@@ -5,9 +5,14 @@ from reflex_components_radix.plugin import RadixThemesPlugin
 
 from jobs_ui.settings import get_settings
 
+settings = get_settings()
+
 config = rx.Config(
     app_name="jobs_ui",
-    db_url=get_settings().sqlalchemy_url,
+    db_url=settings.sqlalchemy_url,
+    # With Redis, Reflex keeps its own state there too, so several backend processes can
+    # serve the same users (see "Running at scale" in the README).
+    redis_url=settings.redis_url,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[

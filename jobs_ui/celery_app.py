@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from celery import Celery
 from sqlalchemy import Engine
 
+import jobs_ui.dataset_tables  # noqa: F401  (workers need the datasets registered too)
 from jobs_ui.db import make_engine
 from jobs_ui.execution import execute_job
 from jobs_ui.files import DataFiles

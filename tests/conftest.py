@@ -1,20 +1,49 @@
-"""Shared fixtures: a fresh data dir and database per test, and a real server on loopback."""
+"""Shared fixtures: a fresh data dir and database per test, and a real server on loopback.
+
+Tests that take `settings` (and so `services`, `server`, `client`) run twice: on the embedded
+default (SQLite, jobs in the backend process) and on the scaled set-up (Postgres, Celery
+worker process, Redis notifications).
+"""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
 
 from jobs_ui.api.app import create_api
+from jobs_ui.db import make_engine, migrate
 from jobs_ui.services import Services
 from jobs_ui.settings import Settings
+from tests.support.services import (
+    REDIS_TEST_URL,
+    empty_dir,
+    fresh_database,
+    require_postgres,
+    require_redis,
+    scaled_environment,
+    start_worker,
+    stop_process,
+    wait_for_worker_ready,
+)
+
+# Tests choose their own deployment; a developer's shell settings must not leak in.
+for _name in [name for name in os.environ if name.startswith("JOBS_UI_")] + [
+    "DATABASE_URL",
+    "REDIS_URL",
+]:
+    os.environ.pop(_name, None)
+
+TEST_UPLOAD_LIMIT = 8 * 1024 * 1024
 
 
 def free_port() -> int:
@@ -23,9 +52,58 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(JOBS_UI_DATA_DIR=tmp_path / "data", JOBS_UI_MAX_UPLOAD_BYTES=8 * 1024 * 1024)
+@dataclass
+class ScaledStack:
+    """One isolated scaled deployment: its own database, Redis namespace, data dir, worker."""
+
+    environment: dict[str, str]
+    data_dir: Path
+
+    def settings(self) -> Settings:
+        keys = ("DATABASE_URL", "REDIS_URL", "JOBS_UI_DATA_DIR", "JOBS_UI_NAMESPACE")
+        keys += ("JOBS_UI_HEARTBEAT_SECONDS", "JOBS_UI_STALE_AFTER_SECONDS")
+        values = {key: self.environment[key] for key in keys}
+        return Settings(**values, JOBS_UI_MAX_UPLOAD_BYTES=TEST_UPLOAD_LIMIT)
+
+    def reset(self) -> None:
+        """Empty tables and files between tests (the worker keeps running)."""
+        engine = make_engine(self.environment["DATABASE_URL"])
+        with engine.begin() as connection:
+            connection.execute(text("TRUNCATE job, contacts, products RESTART IDENTITY"))
+        engine.dispose()
+        empty_dir(self.data_dir)
+
+
+@pytest.fixture(scope="module")
+def scaled_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledStack]:
+    require_postgres()
+    require_redis()
+    data_dir = tmp_path_factory.mktemp("scaled-data")
+    with fresh_database() as database_url:
+        environment = scaled_environment(
+            database_url=database_url, redis_url=REDIS_TEST_URL, data_dir=data_dir
+        )
+        engine = make_engine(database_url)
+        migrate(engine)  # as the first backend would on start
+        engine.dispose()
+        log = data_dir.parent / f"{data_dir.name}-worker.log"
+        worker = start_worker(environment, log)
+        try:
+            wait_for_worker_ready(log)
+            yield ScaledStack(environment, data_dir)
+        finally:
+            stop_process(worker)
+
+
+@pytest.fixture(params=["embedded", "scaled"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "embedded":
+        return Settings(
+            JOBS_UI_DATA_DIR=tmp_path / "data", JOBS_UI_MAX_UPLOAD_BYTES=TEST_UPLOAD_LIMIT
+        )
+    stack: ScaledStack = request.getfixturevalue("scaled_stack")
+    stack.reset()
+    return stack.settings()
 
 
 @pytest.fixture

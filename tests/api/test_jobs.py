@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from jobs_ui.models import JobKind, JobStatus
 from jobs_ui.services import Services
 from jobs_ui.store import INTERRUPTED_ERROR
@@ -54,6 +56,7 @@ def test_cancel_a_pending_job_at_once(client, services):
     assert again.status_code == 409
 
 
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)
 def test_restart_fails_interrupted_jobs_and_runs_pending_ones(settings):
     first = Services.from_settings(settings)
     first.start()
