@@ -14,7 +14,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
 
-.PHONY: install run dev backend test migration lint clean
+.PHONY: install run dev backend worker test migration lint clean
 
 install: $(VENV)/.installed $(BUN)
 
@@ -34,6 +34,9 @@ dev: install  ## hot-reloading front end on 3000, backend on 8000
 
 backend: install  ## the backend alone (API + stream), e.g. make backend PORT=8000
 	$(BIN)/reflex run --env prod --backend-only --backend-port $(PORT)
+
+worker: install  ## a Celery worker (needs REDIS_URL and DATABASE_URL, see "Running at scale")
+	$(BIN)/celery -A jobs_ui.worker worker --loglevel=INFO --concurrency=$${JOBS_UI_RUNNER_CONCURRENCY:-2}
 
 test: install
 	$(BIN)/pytest

@@ -1,0 +1,99 @@
+"""Two backend processes, Celery workers and Redis, all real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from sqlmodel import Session, func, select
+
+from jobs_ui.dataset_tables import Contact
+from jobs_ui.db import make_engine
+from tests.support.files import contacts_csv
+from tests.support.jobs import start_import, wait_for_end
+from tests.support.sse import events
+
+STREAM = "/api/import-export/jobs/ws"
+
+
+def stream_to_end(client, job_id: str) -> list:
+    with client.stream("GET", STREAM, params={"jobId": job_id}, timeout=120) as response:
+        assert response.status_code == 200
+        return list(events(response))
+
+
+def contact_count(environment) -> int:
+    engine = make_engine(environment["DATABASE_URL"])
+    with Session(engine) as session:
+        count = session.exec(select(func.count()).select_from(Contact)).one()
+    engine.dispose()
+    return int(count)
+
+
+def wait_for_progress(client, job_id: str, at_least: int, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/import-export/jobs/{job_id}").json()
+        if job["status"] == "PROCESSING" and job["progress"] >= at_least:
+            return job
+        assert job["status"] in ("PENDING", "PROCESSING"), job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} never reached {at_least}%")
+
+
+def test_job_created_on_one_backend_streams_from_another(deployment, tmp_path):
+    first, second = deployment.backend(), deployment.backend()
+    deployment.worker()
+    job = start_import(first, contacts_csv(tmp_path / "c.csv", 120_000))
+    received = stream_to_end(second, job["jobId"])
+    assert received[0].data == {"type": "connected", "jobId": job["jobId"]}
+    updates = received[1:]
+    versions = [int(event.id) for event in updates]
+    assert versions == sorted(set(versions)), "in order, nothing duplicated"
+    progress = [event.data["progress"] for event in updates]
+    assert progress == sorted(progress) and len(updates) >= 5, progress
+    assert updates[-1].data["status"] == "COMPLETED"
+    assert updates[-1].data["result"]["importedCount"] == 120_000
+    # The row is the truth: both backends agree with what the stream ended on.
+    for client in (first, second):
+        job_now = client.get(f"/api/import-export/jobs/{job['jobId']}").json()
+        assert job_now["version"] == versions[-1]
+
+
+def test_a_killed_worker_ends_its_job_and_a_new_worker_runs_the_retry(deployment, tmp_path):
+    backend = deployment.backend()
+    worker = deployment.worker()
+    job = start_import(backend, contacts_csv(tmp_path / "big.csv", 400_000))
+    wait_for_progress(backend, job["jobId"], at_least=10)
+    os.killpg(worker.pid, signal.SIGKILL)  # the whole worker, pool processes too, mid-import
+    worker.wait()
+    ended = wait_for_end(backend, job["jobId"], timeout=30)
+    assert ended["status"] == "FAILED"
+    assert "stopped responding" in ended["error"]
+    assert contact_count(deployment.environment) == 0, "nothing half-imported"
+
+    deployment.worker()
+    retry = backend.post(f"/api/import-export/jobs/{job['jobId']}/retry")
+    assert retry.status_code == 201
+    done = wait_for_end(backend, retry.json()["jobId"], timeout=120)
+    assert done["status"] == "COMPLETED" and done["result"]["importedCount"] == 400_000
+    assert contact_count(deployment.environment) == 400_000
+
+
+def test_stream_reaches_the_end_across_a_redis_restart(deployment, private_redis, tmp_path):
+    backend = deployment.backend()
+    deployment.worker()
+    job = start_import(backend, contacts_csv(tmp_path / "r.csv", 300_000))
+    with backend.stream("GET", STREAM, params={"jobId": job["jobId"]}, timeout=120) as response:
+        stream = events(response)
+        seen = [next(stream), next(stream)]
+        wait_for_progress(backend, job["jobId"], at_least=5)
+        private_redis.stop()
+        time.sleep(1.0)
+        private_redis.start()
+        seen.extend(stream)
+    assert seen[-1].data["status"] == "COMPLETED"
+    assert seen[-1].data["result"]["importedCount"] == 300_000
+    versions = [int(event.id) for event in seen[1:]]
+    assert versions == sorted(set(versions))
