@@ -25,6 +25,10 @@ API_PREFIX = "/api/import-export/jobs"
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 # After the stream fails, poll this long before trying the stream again.
 SSE_RETRY_AFTER_SECONDS = 10.0
+# A stream silent this long (three missed heartbeats' worth) is taken as dead.
+STREAM_SILENCE_SECONDS = 45.0
+# Reconnects in a row after a stream that worked, before falling back to polling.
+MAX_QUICK_RECONNECTS = 5
 
 
 class Transport(StrEnum):
@@ -174,7 +178,13 @@ class JobsClient:
             if response.status_code == 404:
                 raise JobNotFoundError(message)
             raise JobsApiError(response.status_code, message)
-        return response.json()  # type: ignore[no-any-return]
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):  # e.g. a proxy's login page, or a wrong api_url
+            raise JobsApiError(502, f"{url} did not answer with the jobs API's JSON.")
+        return data
 
     # --- following -----------------------------------------------------------------------
 
@@ -188,6 +198,7 @@ class JobsClient:
         options = options or FollowOptions()
         cursor = _Cursor()
         loop = asyncio.get_running_loop()
+        reconnects = 0
         while True:
             if options.use_sse and loop.time() >= cursor.sse_paused_until:
                 delivered_before = cursor.version
@@ -196,11 +207,18 @@ class JobsClient:
                         yield item
                     if cursor.ended:
                         return
-                    continue  # the server closed a live stream (e.g. restarting): reconnect
+                    # The server closed a live stream (e.g. restarting): reconnect, unhurried.
+                    reconnects += 1
+                    await asyncio.sleep(_reconnect_delay(reconnects))
+                    continue
                 except StreamUnavailableError as reason:
-                    if cursor.version > delivered_before:
-                        continue  # it worked, then dropped: reconnect at once, from Last-Event-ID
+                    if cursor.version > delivered_before and reconnects < MAX_QUICK_RECONNECTS:
+                        # It worked, then dropped: reconnect from Last-Event-ID.
+                        reconnects += 1
+                        await asyncio.sleep(_reconnect_delay(reconnects))
+                        continue
                     log.info("stream for job %s unavailable (%s); polling", job_id, reason)
+                    reconnects = 0
                     cursor.sse_paused_until = loop.time() + options.sse_retry_after
             async for item in self._poll_once(job_id, cursor):
                 yield item
@@ -219,7 +237,8 @@ class JobsClient:
                 f"{API_PREFIX}/ws",
                 params={"jobId": job_id},
                 headers=headers,
-                timeout=httpx.Timeout(None, connect=5.0),
+                # Heartbeats come every 15 s: silence for longer means a dead connection.
+                timeout=httpx.Timeout(STREAM_SILENCE_SECONDS, connect=5.0),
             ) as source:
                 response = source.response
                 if response.status_code == 204:  # we already hold the final state
@@ -229,6 +248,8 @@ class JobsClient:
                     raise StreamUnavailableError(f"HTTP {response.status_code}")
                 async for event in source.aiter_sse():
                     message = json.loads(event.data)
+                    if not isinstance(message, dict):
+                        raise StreamUnavailableError("an event that is not a JSON object")
                     kind = message.get("type")
                     if kind == "error":
                         raise JobNotFoundError(str(message.get("message") or "Job not found"))
@@ -244,7 +265,7 @@ class JobsClient:
                     if update.is_final:
                         cursor.ended = True
                         return
-        except (httpx.TransportError, SSEError, json.JSONDecodeError, KeyError) as error:
+        except (httpx.TransportError, SSEError, ValueError, KeyError, TypeError) as error:
             raise StreamUnavailableError(type(error).__name__) from error
 
     async def _poll_once(
@@ -272,6 +293,11 @@ class JobsClient:
             yield update
         if update.is_final:
             cursor.ended = True
+
+
+def _reconnect_delay(attempt: int) -> float:
+    """0.25 s, 0.5 s, 1 s, ... up to 5 s: a restarting server is not hammered."""
+    return min(0.25 * 2 ** (attempt - 1), 5.0)
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -19,7 +19,8 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 class RowFields(SQLModel):
     """Shared validation settings for imported rows."""
 
-    model_config = ConfigDict(str_strip_whitespace=True)  # type: ignore[assignment]
+    # Spreadsheets and JSON hand over phone numbers and SKUs as numbers: take them as text.
+    model_config = ConfigDict(str_strip_whitespace=True, coerce_numbers_to_str=True)  # type: ignore[assignment]
 
 
 def _blank_to_none(value: object) -> object:

@@ -14,8 +14,9 @@ from jobs_ui.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
-# A writer may wait this long for SQLite's single write lock before giving up.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A writer may wait this long for SQLite's single write lock before giving up. An import
+# holds it while it saves its rows (about 8 s per million), so be generous.
+SQLITE_BUSY_TIMEOUT_MS = 120_000
 
 # Execution option: this transaction will write, so on SQLite take the write lock at BEGIN.
 WRITE_LOCK_OPTION = "jobs_ui_write_lock"

@@ -26,6 +26,12 @@ class DataFiles:
         for folder in ("uploads", "exports", "reports", "scratch"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
 
+    def clear_scratch(self) -> None:
+        """Remove scratch files left by imports of a process that died (call at start, with
+        no import running in this data dir)."""
+        for leftover in (self.root / "scratch").glob("*.sqlite"):
+            leftover.unlink(missing_ok=True)
+
     def upload_path(self, job_id: uuid.UUID, filename: str) -> Path:
         return self.root / "uploads" / str(job_id) / safe_filename(filename)
 

@@ -110,7 +110,7 @@ class InProcessRunner:
     def _forget(self, job_id: uuid.UUID, future: Future[None]) -> None:
         with self._lock:
             self._cancel_events.pop(job_id, None)
-        if (error := future.exception()) is not None:
+        if not future.cancelled() and (error := future.exception()) is not None:
             log.error("runner thread for job %s failed", job_id, exc_info=error)
 
 

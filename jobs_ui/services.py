@@ -73,6 +73,8 @@ class Services:
             return
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.files.prepare()
+        if self.settings.runner_kind == "inprocess":
+            self.files.clear_scratch()  # only this process imports into this data dir
         migrate(self.engine)
         self.runner.start()
         self.started = True

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from jobs_ui.db import is_sqlite
 from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, utc_now
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class JobStore:
             job_id,
             Job.status == JobStatus.PROCESSING,
             progress=func.max(Job.progress, progress)
-            if self.engine.dialect.name == "sqlite"
+            if is_sqlite(self.engine)
             else func.greatest(Job.progress, progress),
             message=message,
         )

@@ -151,3 +151,17 @@ def _cut_after_events(response: httpx.Response, events: int) -> httpx.Response:
             await response.aclose()
 
     return httpx.Response(response.status_code, headers=response.headers, stream=Cut())
+
+
+async def test_an_answer_that_is_not_the_api_reads_as_offline_not_a_crash():
+    """A proxy's login page or a wrong api_url: the follower says offline and keeps trying."""
+
+    def login_page(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, html="<html>Please sign in</html>")
+
+    transport = httpx.MockTransport(login_page)
+    async with JobsClient("http://jobs.invalid", transport=transport) as client:
+        follower = client.follow(str(uuid.uuid4()), FollowOptions(poll_interval=0.01))
+        first = await asyncio.wait_for(anext(follower), 5)
+        await follower.aclose()
+    assert first is Transport.OFFLINE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from typing import Any, Literal
 
@@ -111,9 +112,13 @@ def _store_upload_and_create(
         "format": file_format.value,
         "sizeBytes": size,
     }
-    return services.store.create(
-        job_id=job_id, kind=JobKind.IMPORT, dataset=dataset, owner=owner, params=params
-    )
+    try:
+        return services.store.create(
+            job_id=job_id, kind=JobKind.IMPORT, dataset=dataset, owner=owner, params=params
+        )
+    except BaseException:
+        shutil.rmtree(path.parent, ignore_errors=True)  # no job, so nothing may keep the file
+        raise
 
 
 @router.post("/export", status_code=201)

@@ -32,8 +32,9 @@ def _event_stream(*events: bytes) -> StreamingResponse:
 
 
 def _last_event_id(request: Request) -> int:
+    """The version the client already has; anything that is not a plain number means none."""
     raw = request.headers.get("last-event-id", "").strip()
-    return int(raw) if raw.isdigit() else 0
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
 
 
 @router.get("/ws")
@@ -50,6 +51,8 @@ async def job_status_stream(request: Request, services: ServicesDep) -> Response
     subscribing = services.hub.subscribe(job_id)
     subscription = await subscribing.__aenter__()
     current = subscription.current
+    if current is not None and known_version > current.version and not current.final:
+        known_version = 0  # an id from somewhere else (another job, a reset database)
     if current is None or (current.final and known_version >= current.version):
         await subscribing.__aexit__(None, None, None)
         if current is None:

@@ -24,7 +24,7 @@ def download_url(job_id: object) -> str:
 
 
 def export_filename(dataset: str, file_format: FileFormat, moment: datetime) -> str:
-    """E.g. contacts-2026-01-31-1205.csv: what, when, and the right extension."""
+    """E.g. contacts-2026-01-31-120559.csv: what, when (UTC), and the right extension."""
     return f"{dataset}-{moment.astimezone(UTC):%Y-%m-%d-%H%M%S}.{EXTENSIONS[file_format]}"
 
 

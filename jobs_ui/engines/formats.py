@@ -64,7 +64,12 @@ _BROKEN_WORKBOOK_ERRORS = (
     SyntaxError,  # includes xml.etree.ElementTree.ParseError
     zlib.error,
     EOFError,
+    OSError,  # e.g. "File contains no valid workbook part"
+    RuntimeError,  # zipfile: encrypted entries
 )
+
+# openpyxl loads a workbook's shared strings whole; a tiny zip can unpack to gigabytes.
+MAX_UNPACKED_XML_BYTES = 512 * 1024 * 1024
 
 
 class FileFormat(StrEnum):
@@ -503,9 +508,22 @@ def _json_problem(err: ValueError) -> str:
 def _open_workbook(file: IO[bytes]) -> Workbook:
     """Open a workbook for streaming, or say in plain words that it is not one."""
     try:
+        _refuse_zip_bombs(file)
         return load_workbook(file, read_only=True, data_only=True)
     except _BROKEN_WORKBOOK_ERRORS as err:
         raise UnreadableFileError(_NOT_XLSX) from err
+
+
+def _refuse_zip_bombs(file: IO[bytes]) -> None:
+    with zipfile.ZipFile(file) as archive:
+        unpacked = sum(entry.file_size for entry in archive.infolist())
+    file.seek(0)
+    if unpacked > MAX_UNPACKED_XML_BYTES:
+        raise UnreadableFileError(
+            f"This workbook unpacks to {unpacked / 1024 / 1024:,.0f} MB, more than the "
+            f"{MAX_UNPACKED_XML_BYTES / 1024 / 1024:,.0f} MB this app reads. "
+            "Save it as CSV and upload that instead."
+        )
 
 
 def _is_blank_cell(value: object) -> bool:

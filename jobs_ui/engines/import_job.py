@@ -76,9 +76,8 @@ def run_import(
             raise ImportFileError(str(error)) from error
         if total_rows == 0:
             raise ImportFileError("The file has a header but no data rows.")
-        imported = _write_rows(engine, dataset, staging, reporter)
         report = files.error_report_path(job.id)
-        errors = _write_error_report(report, dataset, staging)
+        imported, errors = _write_rows(engine, dataset, staging, reporter, report)
     skipped = total_rows - imported
     return {
         "importedCount": imported,
@@ -104,9 +103,14 @@ def _validate_file(
     total = 0
     reporter.update(0, "Reading the file", force=True)
     with open_reader(upload, file_format) as reader:
-        mapping = map_headers(reader.columns, dataset)
+        # A CSV or sheet has one header for every row; each JSON line names its own keys.
+        fixed = (
+            map_headers(reader.columns, dataset) if file_format is not FileFormat.JSONL else None
+        )
+        per_keys: dict[tuple[str, ...], dict[str, str]] = {}
         for raw in reader:
             total += 1
+            mapping = fixed or _mapping_for_keys(raw.values, dataset, per_keys)
             record = _record(raw.values, mapping)
             if raw.problem:
                 staging.skip(raw.number, record, raw.problem)
@@ -127,6 +131,22 @@ def _validate_file(
     return total
 
 
+def _mapping_for_keys(
+    values: Mapping[str, Any], dataset: Dataset, cache: dict[tuple[str, ...], dict[str, str]]
+) -> dict[str, str]:
+    """The key -> field mapping of one JSON line (lines usually share a few key sets)."""
+    keys = tuple(values)
+    mapping = cache.get(keys)
+    if mapping is None:
+        mapping = {}
+        for key in keys:
+            field = dataset.column_for_header(key)
+            if field is not None and field not in mapping.values():
+                mapping[key] = field
+        cache[keys] = mapping
+    return mapping
+
+
 def _record(values: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
     record = {}
     for header, field in mapping.items():
@@ -136,9 +156,17 @@ def _record(values: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, 
 
 
 def _write_rows(
-    engine: Engine, dataset: Dataset, staging: ImportStaging, reporter: ProgressReporter
-) -> int:
-    """Phase 2: one transaction; rows whose key is already in the table are skipped."""
+    engine: Engine,
+    dataset: Dataset,
+    staging: ImportStaging,
+    reporter: ProgressReporter,
+    report: Path,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Phase 2: one transaction; rows whose key is already in the table are skipped.
+
+    The error report is written before the commit, so once rows are kept nothing is left
+    that could fail the job. Returns the rows written and the first skipped rows.
+    """
     table = dataset.sql_table
     key_column = table.c[dataset.key]
     to_write = staging.staged_count
@@ -169,8 +197,9 @@ def _write_rows(
                 VALIDATION_SHARE + (99 - VALIDATION_SHARE) * processed // to_write,
                 f"Saving rows: {written:,} of {to_write:,}",
             )
+        errors = _write_error_report(report, dataset, staging)
         reporter.check_cancelled()  # last chance: after the commit the rows are kept
-    return written
+    return written, errors
 
 
 def _held_if_sqlite(

@@ -29,9 +29,9 @@ class ImportStaging:
             """
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
-            PRAGMA temp_store = MEMORY;
             CREATE TABLE staged (row_no INTEGER PRIMARY KEY, key UNIQUE, data BLOB NOT NULL);
             CREATE TABLE skipped (row_no INTEGER NOT NULL, data BLOB NOT NULL, reason TEXT);
+            CREATE INDEX skipped_in_file_order ON skipped (row_no);
             BEGIN;
             """
         )

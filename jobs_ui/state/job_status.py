@@ -235,14 +235,21 @@ async def _read_updates(
     options: FollowOptions,
     updates: asyncio.Queue[JobUpdate | Transport | BaseException | None],
 ) -> None:
-    """Run the API client's follower, handing everything it sees to the state's loop."""
-    try:
-        async with jobs_client(owner) as client:
-            async for item in client.follow(job_id, options):
-                await updates.put(item)
-    except asyncio.CancelledError:
-        raise
-    except Exception as error:  # reported on the page; the follower has ended
-        if not isinstance(error, JobNotFoundError):
-            log.exception("following job %s failed", job_id)
-        await updates.put(error)
+    """Run the API client's follower, handing everything it sees to the state's loop.
+
+    Anything but "not found" is passed on (the page shows it cannot reach the server) and the
+    follower starts again after a pause, so the page keeps the promise to pick up again.
+    """
+    while True:
+        try:
+            async with jobs_client(owner) as client:
+                async for item in client.follow(job_id, options):
+                    await updates.put(item)
+            return
+        except JobNotFoundError as error:
+            await updates.put(error)
+            return
+        except (JobsApiError, httpx.HTTPError) as error:
+            log.warning("following job %s: %s; trying again", job_id, error)
+            await updates.put(error)
+            await asyncio.sleep(options.poll_interval)

@@ -206,3 +206,29 @@ def test_retry_runs_a_failed_import_again_as_a_new_job(client, tmp_path):
         client, start_import(client, contacts_csv(tmp_path / "ok.csv", 1))["jobId"]
     )
     assert client.post(f"/api/import-export/jobs/{completed['jobId']}/retry").status_code == 409
+
+
+def test_jsonl_lines_may_each_name_their_own_keys(client, services, tmp_path):
+    path = tmp_path / "varied.jsonl"
+    path.write_text(
+        '{"name": "Ada", "email": "ada@example.com"}\n'
+        '{"name": "Bob", "email": "bob@example.com", "Company": "Acme", "phone": 5551234}\n'
+        '{"name": "No Email"}\n'
+    )
+    job = wait_for_end(client, start_import(client, path)["jobId"])
+    assert (job["result"]["importedCount"], job["result"]["skippedCount"]) == (2, 1)
+    assert job["result"]["errors"] == [{"row": 3, "message": "email is required"}]
+    with Session(services.engine) as session:
+        bob = session.exec(select(Contact).where(Contact.email == "bob@example.com")).one()
+    assert (bob.company, bob.phone) == ("Acme", "5551234")
+
+
+def test_a_damaged_workbook_is_the_files_fault_not_ours(client, tmp_path):
+    import zipfile
+
+    path = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+    job = wait_for_end(client, start_import(client, path)["jobId"])
+    assert job["status"] == "FAILED"
+    assert "not a valid Excel" in job["error"]

@@ -182,3 +182,27 @@ def test_update_reaches_a_connected_client_within_milliseconds(client, services)
     arrivals.sort()
     # Pushed, not polled: a poll or re-read cycle would take a second or more.
     assert arrivals[len(arrivals) // 2] < 0.5, arrivals
+
+
+@pytest.mark.parametrize("last_event_id", ["²", "9" * 5000, "-3", "abc"])
+def test_odd_last_event_ids_count_as_none(client, services, last_event_id):
+    job_id = idle_job(services)
+    services.store.start(job_id)
+    services.store.complete(job_id, result={}, message="done")
+    response = client.get(
+        STREAM,
+        params={"jobId": str(job_id)},
+        headers={"Last-Event-ID": last_event_id.encode("utf-8")},
+    )
+    assert response.status_code == 200
+    assert [e.data.get("status") for e in events(response)] == [None, "COMPLETED"]
+
+
+def test_a_last_event_id_beyond_the_job_starts_over(client, services):
+    job_id = idle_job(services)
+    services.store.start(job_id)  # version 2, still running
+    headers = {"Last-Event-ID": "1000"}
+    with client.stream("GET", STREAM, params={"jobId": str(job_id)}, headers=headers) as response:
+        stream = events(response)
+        assert next(stream).id == "0"
+        assert next(stream).data["version"] == 2
