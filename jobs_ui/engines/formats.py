@@ -343,8 +343,9 @@ class _CsvReader(_ReaderBase):
         self._progress = _ByteProgress(binary, size)
         self._text = io.TextIOWrapper(binary, encoding=encoding, newline="")
         # Standard quoting only: the sniffer's quote and space guesses misfire on names
-        # like O'Brien, and cell values must reach the caller exactly as written.
-        self._records = csv.reader(self._text, delimiter=delimiter)
+        # like O'Brien, and cell values must reach the caller exactly as written. Strict, so
+        # a quote that is never closed fails loudly instead of swallowing the rows after it.
+        self._records = csv.reader(self._text, delimiter=delimiter, strict=True)
         self._number = 0
         try:
             self._columns = self._read_header()
@@ -398,12 +399,18 @@ class _CsvReader(_ReaderBase):
             # The decoder sees one chunk at a time; the chunk ends at the current position.
             offset = max(self._binary.tell() - len(err.object) + err.start, 0)
             return UnreadableFileError(_decode_error_message(self._encoding, offset))
-        # Usually an unclosed quote that swallowed the rest of the file until the field
-        # size limit stopped it (which is why that limit stays in place).
-        return UnreadableFileError(
-            f"The file could not be read from row {row} on: "
-            "a value may be missing its closing quote."
-        )
+        if "unexpected end of data" in str(err):
+            return UnreadableFileError(
+                f'A quoted value that starts in row {row} is never closed (a " is missing), '
+                "so the rows after it cannot be told apart. Fix the quote and upload again."
+            )
+        if "field larger than field limit" in str(err):
+            # The limit stays in place: it stops a runaway quote from eating all memory.
+            return UnreadableFileError(
+                f"Row {row} has a value longer than csv allows; usually a quote that is never "
+                'closed (a " is missing). Fix it and upload again.'
+            )
+        return UnreadableFileError(f"Row {row} is not valid CSV ({err}). Fix it and upload again.")
 
 
 # ---------------------------------------------------------------------------

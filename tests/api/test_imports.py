@@ -232,3 +232,12 @@ def test_a_damaged_workbook_is_the_files_fault_not_ours(client, tmp_path):
     job = wait_for_end(client, start_import(client, path)["jobId"])
     assert job["status"] == "FAILED"
     assert "not a valid Excel" in job["error"]
+
+
+def test_a_quote_that_is_never_closed_fails_the_file_instead_of_merging_rows(client, tmp_path):
+    path = write_csv(
+        tmp_path / "q.csv", ["name,email", '"Ada,ada@example.com', "Bob,bob@example.com"]
+    )
+    job = wait_for_end(client, start_import(client, path)["jobId"])
+    assert job["status"] == "FAILED"
+    assert "never closed" in job["error"] and "row 2" in job["error"]
