@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from jobs_ui.components.form import message_callout
+from jobs_ui.components.layout import page
 from jobs_ui.components.status_badge import status_badge
 from jobs_ui.state.job_status import JobStatusState
 
@@ -125,4 +126,20 @@ def progress_card(
         ),
         width="100%",
         size="3",
+    )
+
+
+def job_page(
+    state: type[JobStatusState],
+    *outcome: rx.Component,
+    title: rx.Var[str] | str,
+    heading: str,
+    back_href: str,
+    back_label: str,
+) -> rx.Component:
+    """A whole job page: the progress card with `outcome` under the bar, and a way back."""
+    return page(
+        progress_card(state, title, *outcome),
+        rx.link(f"← {back_label}", href=back_href, size="2"),
+        heading=heading,
     )

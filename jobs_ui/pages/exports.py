@@ -16,7 +16,7 @@ from jobs_ui.components.form import (
     message_callout,
 )
 from jobs_ui.components.layout import page
-from jobs_ui.components.progress_card import progress_card
+from jobs_ui.components.progress_card import job_page
 from jobs_ui.state.backend import browser_url, download_in_browser, jobs_client
 from jobs_ui.state.job_status import JobStatusState, job_page_path
 from jobs_ui.state.visitor import owner_of
@@ -151,8 +151,11 @@ def export_outcome() -> rx.Component:
 
 
 def export_job_page() -> rx.Component:
-    return page(
-        progress_card(ExportJobState, ExportJobState.headline, export_outcome()),
-        rx.link("← Start another export", href="/exports", size="2"),
+    return job_page(
+        ExportJobState,
+        export_outcome(),
+        title=ExportJobState.headline,
         heading="Export",
+        back_href="/exports",
+        back_label="Start another export",
     )

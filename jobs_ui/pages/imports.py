@@ -17,7 +17,7 @@ from jobs_ui.components.form import (
     message_callout,
 )
 from jobs_ui.components.layout import page
-from jobs_ui.components.progress_card import progress_card
+from jobs_ui.components.progress_card import job_page
 from jobs_ui.state.backend import browser_url, jobs_client
 from jobs_ui.state.job_status import JobStatusState, job_page_path
 from jobs_ui.state.visitor import owner_of
@@ -221,8 +221,11 @@ def import_outcome() -> rx.Component:
 
 
 def import_job_page() -> rx.Component:
-    return page(
-        progress_card(ImportJobState, ImportJobState.headline, import_outcome()),
-        rx.link("← Import another file", href="/imports", size="2"),
+    return job_page(
+        ImportJobState,
+        import_outcome(),
+        title=ImportJobState.headline,
         heading="Import",
+        back_href="/imports",
+        back_label="Import another file",
     )

@@ -12,6 +12,7 @@ from jobs_ui.dataset_tables import Contact
 from jobs_ui.db import make_engine
 from tests.support.files import contacts_csv
 from tests.support.jobs import start_import, wait_for_end
+from tests.support.services import RABBITMQ_TEST_URL, require_rabbitmq
 from tests.support.sse import events
 
 STREAM = "/api/import-export/jobs/ws"
@@ -97,3 +98,13 @@ def test_stream_reaches_the_end_across_a_redis_restart(deployment, private_redis
     assert seen[-1].data["result"]["importedCount"] == 300_000
     versions = [int(event.id) for event in seen[1:]]
     assert versions == sorted(set(versions))
+
+
+def test_a_rabbitmq_broker_works_too(deployment, tmp_path):
+    require_rabbitmq()
+    deployment.environment["JOBS_UI_BROKER_URL"] = RABBITMQ_TEST_URL
+    backend = deployment.backend()
+    deployment.worker()
+    job = start_import(backend, contacts_csv(tmp_path / "amqp.csv", 1_000))
+    done = wait_for_end(backend, job["jobId"], timeout=60)
+    assert done["status"] == "COMPLETED" and done["result"]["importedCount"] == 1_000

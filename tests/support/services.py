@@ -26,6 +26,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "JOBS_UI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_TEST_URL = os.environ.get("JOBS_UI_TEST_REDIS", "redis://127.0.0.1:6379/0")
+RABBITMQ_TEST_URL = os.environ.get("JOBS_UI_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672//")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).with_name("celery")
 
@@ -46,6 +47,16 @@ def require_postgres() -> None:
 
 def require_redis() -> None:
     require("Redis", lambda: redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=2).ping())
+
+
+def require_rabbitmq() -> None:
+    from kombu import Connection
+
+    def probe() -> None:
+        with Connection(RABBITMQ_TEST_URL, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+
+    require("RabbitMQ", probe)
 
 
 @contextlib.contextmanager
