@@ -14,7 +14,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
 
-.PHONY: install run dev backend worker test migration lint clean
+.PHONY: install run dev backend worker test bench migration lint clean
 
 install: $(VENV)/.installed $(BUN)
 
@@ -40,6 +40,9 @@ worker: install  ## a Celery worker (needs REDIS_URL and DATABASE_URL, see "Runn
 
 test: install
 	$(BIN)/pytest
+
+bench: install  ## benchmarks with their baselines; results in bench/results/latest.json
+	$(BIN)/python -m bench.run
 
 migration: install  ## a new schema migration after a model change: make migration m="add x"
 	$(BIN)/python -c 'import sys; from jobs_ui.db import new_revision; new_revision(sys.argv[1])' "$(m)"

@@ -1,0 +1,86 @@
+"""A benchmark server: the real jobs API plus two things only benchmarks need.
+
+- `POST /bench/jobs` makes a job PROCESSING that no runner touches, and
+  `POST /bench/jobs/{id}/drive` commits progress updates to it from a thread of this process
+  (as a runner would), returning each update's version and commit time;
+- `GET /bench/naive?jobId=` is the naive baseline: an SSE loop that re-reads the row every second.
+
+Run: python -m bench.server --port N --data-dir DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+import time
+import uuid
+
+import uvicorn
+from fastapi import FastAPI, Request
+from starlette.responses import StreamingResponse
+
+from jobs_ui.api.app import create_api
+from jobs_ui.api.messages import status_update_message
+from jobs_ui.api.sse import format_event
+from jobs_ui.models import JobKind
+from jobs_ui.services import Services
+from jobs_ui.settings import Settings
+
+
+def bench_app(services: Services) -> FastAPI:
+    api = create_api(services)
+    store = services.store
+
+    @api.post("/bench/jobs")
+    def new_running_job() -> dict[str, str]:
+        job = store.create(kind=JobKind.EXPORT, dataset="contacts", owner="bench", params={})
+        store.start(job.id)
+        return {"jobId": str(job.id)}
+
+    @api.post("/bench/jobs/{job_id}/drive")
+    def drive(job_id: str, count: int, gap_ms: float = 5.0) -> dict[str, list[list[float]]]:
+        """Commit `count` updates `gap_ms` apart; [version, commit time] for each."""
+        commits: list[list[float]] = []
+
+        def run() -> None:
+            for number in range(count):
+                job = store.report_progress(uuid.UUID(job_id), progress=1, message=f"u{number}")
+                commits.append([job.version, time.perf_counter()])
+                time.sleep(gap_ms / 1000)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join()
+        return {"commits": commits}
+
+    @api.get("/bench/naive")
+    async def naive(request: Request) -> StreamingResponse:
+        job_id = uuid.UUID(request.query_params["jobId"])
+
+        async def loop():
+            sent = 0
+            while True:
+                job = await asyncio.to_thread(store.get, job_id)
+                if job.version > sent:
+                    sent = job.version
+                    yield format_event(status_update_message(job), event_id=job.version)
+                await asyncio.sleep(1.0)
+
+        return StreamingResponse(loop(), media_type="text/event-stream")
+
+    return api
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", required=True)
+    args = parser.parse_args()
+    services = Services.from_settings(Settings(JOBS_UI_DATA_DIR=args.data_dir))
+    services.start()
+    uvicorn.run(bench_app(services), host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""Figures 4 and 5: rows per second through the import and export engines, in flat memory.
+
+Each measurement runs in a fresh subprocess (so peak RSS is its own), on a fresh database,
+against a plain baseline on the same table: `csv.reader` + `executemany` for imports, and
+`SELECT` + `csv.writer` for exports.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.processes import ROOT
+from bench.stats import Figure
+
+
+def write_contacts_csv(path: Path, rows: int) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name", "email", "company", "phone"])
+        for number in range(rows):
+            writer.writerow(
+                [f"Person {number}", f"person{number}@example.com", f"Company {number % 997}", ""]
+            )
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakRss:
+    """Samples this process's RSS every 10 ms (ru_maxrss would include start-up)."""
+
+    def __init__(self) -> None:
+        self.start = rss_mb()
+        self.peak = self.start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, rss_mb())
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth_mb(self) -> float:
+        return round(self.peak - self.start, 1)
+
+
+# --- the measurements, each run inside its own subprocess -------------------------------
+
+
+def _engine_and_store(workdir: Path) -> tuple[Any, Any, Any]:
+    import jobs_ui.dataset_tables  # noqa: F401
+    from jobs_ui.db import make_engine, migrate
+    from jobs_ui.files import DataFiles
+    from jobs_ui.store import JobStore
+
+    engine = make_engine(f"sqlite:///{workdir / 'bench.db'}")
+    migrate(engine)
+    files = DataFiles(workdir)
+    files.prepare()
+    return engine, JobStore(engine), files
+
+
+def measure_import(workdir: Path, source: Path) -> dict[str, Any]:
+    from jobs_ui.execution import execute_job
+    from jobs_ui.models import JobKind
+
+    engine, store, files = _engine_and_store(workdir)
+    upload = files.upload_path(uuid.uuid4(), source.name)
+    upload.parent.mkdir(parents=True)
+    shutil.copyfile(source, upload)  # a link would resolve outside the data dir
+    params = {"upload": files.relative(upload), "format": "csv", "fileName": source.name}
+    job = store.create(kind=JobKind.IMPORT, dataset="contacts", owner="bench", params=params)
+    with PeakRss() as memory:
+        began = time.perf_counter()
+        done = execute_job(job.id, store=store, engine=engine, files=files)
+        seconds = time.perf_counter() - began
+    assert done is not None and done.result is not None, done
+    rows = done.result["importedCount"]
+    return {"rows": rows, "seconds": seconds, "rss_growth_mb": memory.growth_mb}
+
+
+def measure_import_baseline(workdir: Path, source: Path) -> dict[str, Any]:
+    _engine_and_store(workdir)  # the same schema, made the same way
+    connection = sqlite3.connect(workdir / "bench.db")
+    with PeakRss() as memory:
+        began = time.perf_counter()
+        with source.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            next(reader)
+            while batch := list(itertools.islice(reader, 10_000)):
+                connection.executemany(
+                    "INSERT INTO contacts (name, email, company, phone) VALUES (?, ?, ?, ?)",
+                    batch,
+                )
+        connection.commit()
+        seconds = time.perf_counter() - began
+    rows = connection.execute("SELECT count(*) FROM contacts").fetchone()[0]
+    return {"rows": rows, "seconds": seconds, "rss_growth_mb": memory.growth_mb}
+
+
+def measure_export(workdir: Path, file_format: str) -> dict[str, Any]:
+    from jobs_ui.execution import execute_job
+    from jobs_ui.models import JobKind
+
+    engine, store, files = _engine_and_store(workdir)
+    job = store.create(
+        kind=JobKind.EXPORT, dataset="contacts", owner="bench", params={"format": file_format}
+    )
+    with PeakRss() as memory:
+        began = time.perf_counter()
+        done = execute_job(job.id, store=store, engine=engine, files=files)
+        seconds = time.perf_counter() - began
+    assert done is not None and done.result is not None, done
+    return {"rows": done.result["rowCount"], "seconds": seconds, "rss_growth_mb": memory.growth_mb}
+
+
+def measure_export_baseline(workdir: Path) -> dict[str, Any]:
+    connection = sqlite3.connect(workdir / "bench.db")
+    target = workdir / "baseline.csv"
+    with PeakRss() as memory:
+        began = time.perf_counter()
+        cursor = connection.execute("SELECT name, email, company, phone FROM contacts ORDER BY id")
+        with target.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["name", "email", "company", "phone"])
+            while rows := cursor.fetchmany(5_000):
+                writer.writerows(rows)
+        seconds = time.perf_counter() - began
+    rows = connection.execute("SELECT count(*) FROM contacts").fetchone()[0]
+    return {"rows": rows, "seconds": seconds, "rss_growth_mb": memory.growth_mb}
+
+
+MEASUREMENTS = {
+    "import": lambda workdir, source, _fmt: measure_import(workdir, source),
+    "import_baseline": lambda workdir, source, _fmt: measure_import_baseline(workdir, source),
+    "export": lambda workdir, _source, fmt: measure_export(workdir, fmt),
+    "export_baseline": lambda workdir, _source, _fmt: measure_export_baseline(workdir),
+}
+
+
+def in_subprocess(
+    kind: str, workdir: Path, source: Path, file_format: str = "csv"
+) -> dict[str, Any]:
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.throughput", kind, str(workdir), str(source), file_format],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    ).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    result["rows_per_s"] = round(result["rows"] / result["seconds"])
+    return result
+
+
+def run(*, smoke: bool = False) -> list[Figure]:
+    rows = 2_000 if smoke else 1_000_000
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        source = root / "contacts.csv"
+        write_contacts_csv(source, rows)
+        ours = in_subprocess("import", root / "ours", source)
+        baseline = in_subprocess("import_baseline", root / "baseline", source)
+        exports = {
+            fmt: in_subprocess("export", root / "ours", source, fmt)
+            for fmt in ("csv", "jsonl", "xlsx")
+        }
+        export_baseline = in_subprocess("export_baseline", root / "ours", source)
+    import_ratio = round(ours["rows_per_s"] / baseline["rows_per_s"], 2)
+    export_ratio = round(exports["csv"]["rows_per_s"] / export_baseline["rows_per_s"], 2)
+    return [
+        Figure(
+            name=f"4. Import throughput, {rows:,}-row contacts CSV into SQLite",
+            ours=f"{ours['rows_per_s']:,} rows/s, peak RSS +{ours['rss_growth_mb']} MB",
+            baseline=f"csv.reader + executemany: {baseline['rows_per_s']:,} rows/s",
+            ratio=import_ratio,
+            goal=">= 0.5x baseline, RSS growth <= 100 MB",
+            met=import_ratio >= 0.5 and ours["rss_growth_mb"] <= 100,
+            details={"ours": ours, "baseline": baseline},
+        ),
+        Figure(
+            name=f"5. Export throughput, {rows:,} rows",
+            ours=", ".join(
+                f"{fmt} {result['rows_per_s']:,} rows/s (+{result['rss_growth_mb']} MB)"
+                for fmt, result in exports.items()
+            ),
+            baseline=f"SELECT + csv.writer: {export_baseline['rows_per_s']:,} rows/s",
+            ratio=export_ratio,
+            goal="CSV >= 0.8x baseline, flat memory",
+            met=export_ratio >= 0.8,
+            details={"ours": exports, "baseline": export_baseline},
+        ),
+    ]
+
+
+def _main() -> None:
+    kind, workdir, source, file_format = sys.argv[1:5]
+    path = Path(workdir)
+    path.mkdir(parents=True, exist_ok=True)
+    print(json.dumps(MEASUREMENTS[kind](path, Path(source), file_format)))
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_NOFILE, resource.getrlimit(resource.RLIMIT_NOFILE))
+    _main()

@@ -1,0 +1,27 @@
+"""The benchmark scripts keep working (tiny sizes; figures are not asserted: CI is no lab)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_smoke_run_writes_every_figure(tmp_path):
+    output = tmp_path / "smoke.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "| Figure |" in run.stdout
+    figures = json.loads(output.read_text())["figures"]
+    assert [figure["name"][:2] for figure in figures] == ["1.", "4.", "5."]
+    assert all(figure["ratio"] and figure["ratio"] > 0 for figure in figures)
