@@ -9,13 +9,38 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic import BaseModel, create_model, field_validator
 from sqlalchemy import Table
 from sqlmodel import SQLModel
 
 
 class UnknownDatasetError(LookupError):
     """Raised for a dataset name nobody registered."""
+
+
+def plain_row_model(fields: type[SQLModel]) -> type[BaseModel]:
+    """The same fields and validators as a plain pydantic model.
+
+    A SQLModel validates one row about 4x slower than plain pydantic (it routes every
+    attribute through its own hooks); an import validates millions, so it uses this copy.
+    """
+    validators = {
+        name: field_validator(*decorator.info.fields, mode=decorator.info.mode)(
+            getattr(decorator.func, "__func__", decorator.func)
+        )
+        for name, decorator in fields.__pydantic_decorators__.field_validators.items()
+    }
+    definitions: dict[str, Any] = {
+        name: (info.annotation, info) for name, info in fields.model_fields.items()
+    }
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"{fields.__name__}Row",
+        __config__=fields.model_config,
+        __validators__=validators,
+        **definitions,
+    )
 
 
 @dataclass(frozen=True)
@@ -26,6 +51,7 @@ class Dataset:
     table: type[SQLModel]
     key: str
     columns: tuple[str, ...] = field(default=())
+    row_model: type[BaseModel] = BaseModel
 
     @property
     def sql_table(self) -> Table:
@@ -66,6 +92,7 @@ class DatasetRegistry:
             table=table,
             key=key,
             columns=columns,
+            row_model=plain_row_model(fields),
         )
         self._datasets[name] = dataset
         return dataset

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, select, text
 
 from jobs_ui.datasets import Dataset, registry
-from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
+from jobs_ui.db import WRITE_LOCK_OPTION, insert_many, is_sqlite
 from jobs_ui.engines.formats import FileFormat, UnreadableFileError, open_reader
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.row_errors import describe_validation_error
-from jobs_ui.engines.staging import ImportStaging
+from jobs_ui.engines.staging import ImportStaging, StagedRow
 from jobs_ui.engines.writers import neutralise_formula, restore_neutralised
 from jobs_ui.files import DataFiles
 from jobs_ui.models import Job
@@ -97,10 +97,20 @@ def _validate_file(
     reporter: ProgressReporter,
 ) -> int:
     """Phase 1: every row is validated and either staged or recorded as skipped."""
-    validate = dataset.fields.model_validate
+    validate = dataset.row_model.model_validate
     columns = dataset.columns
     key_index = columns.index(dataset.key)
     total = 0
+    valid: list[StagedRow] = []  # staged a batch at a time
+    records: dict[int, dict[str, Any]] = {}  # what each of them said, for duplicate reports
+
+    def stage_valid() -> None:
+        for row_no, earlier in staging.stage_many(valid):
+            reason = f"Duplicate {dataset.key}: same as row {earlier} of this file"
+            staging.skip(row_no, records[row_no], reason)
+        valid.clear()
+        records.clear()
+
     reporter.update(0, "Reading the file", force=True)
     with open_reader(upload, file_format) as reader:
         # A CSV or sheet has one header for every row; each JSON line names its own keys.
@@ -121,13 +131,13 @@ def _validate_file(
                     staging.skip(raw.number, record, describe_validation_error(error))
                 else:
                     values = tuple(getattr(row, name) for name in columns)
-                    earlier = staging.stage(raw.number, values[key_index], values)
-                    if earlier is not None:
-                        reason = f"Duplicate {dataset.key}: same as row {earlier} of this file"
-                        staging.skip(raw.number, record, reason)
+                    valid.append((raw.number, values[key_index], values))
+                    records[raw.number] = record
             if total % PROGRESS_EVERY_ROWS == 0:
+                stage_valid()
                 percent = int(reader.fraction_read() * VALIDATION_SHARE)
                 reporter.update(percent, f"Validating rows: {total:,} read")
+        stage_valid()
     return total
 
 
@@ -148,10 +158,11 @@ def _mapping_for_keys(
 
 
 def _record(values: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
-    record = {}
-    for header, field in mapping.items():
-        value = values.get(header)
-        record[field] = restore_neutralised(value) if isinstance(value, str) else value
+    record = {field: values.get(header) for header, field in mapping.items()}
+    for field, value in record.items():
+        # Only a value our own export neutralised starts with a quote: undo just those.
+        if isinstance(value, str) and value[:1] == "'":
+            record[field] = restore_neutralised(value)
     return record
 
 
@@ -188,9 +199,9 @@ def _write_rows(
                     reason = f"{dataset.key} {key!r} already exists in {dataset.name}"
                     staging.skip(row_no, dict(zip(dataset.columns, values, strict=True)), reason)
                 else:
-                    fresh.append(dict(zip(dataset.columns, values, strict=True)))
+                    fresh.append(values)
             if fresh:
-                connection.execute(insert(table), fresh)
+                insert_many(connection, table, dataset.columns, fresh)
             written += len(fresh)
             processed += len(batch)
             reporter.update(

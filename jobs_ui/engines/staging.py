@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 StagedRow = tuple[int, Any, tuple[Any, ...]]  # (row number, key, values in column order)
+PICKLE = pickle.HIGHEST_PROTOCOL
 
 
 class ImportStaging:
@@ -43,7 +44,7 @@ class ImportStaging:
         """Keep a valid row; returns the earlier row number if its key was already staged."""
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO staged VALUES (?, ?, ?)",
-            (row_no, key, pickle.dumps(values, pickle.HIGHEST_PROTOCOL)),
+            (row_no, key, pickle.dumps(values, PICKLE)),
         )
         if cursor.rowcount == 1:
             self.staged_count += 1
@@ -51,10 +52,34 @@ class ImportStaging:
         earlier = self._db.execute("SELECT row_no FROM staged WHERE key = ?", (key,)).fetchone()
         return int(earlier[0])
 
+    def stage_many(self, rows: Sequence[StagedRow]) -> list[tuple[int, int]]:
+        """Keep valid rows; returns (row, earlier row) for each whose key was already staged.
+
+        One statement for the whole batch when no key repeats (most files); a batch that
+        holds a repeat goes row by row to find it. (No savepoints: this scratch database
+        keeps no journal, so it cannot roll back.)
+        """
+        keys = [key for _row_no, key, _values in rows]
+        marks = ",".join("?" * len(keys))
+        seen = self._db.execute(f"SELECT 1 FROM staged WHERE key IN ({marks}) LIMIT 1", keys)
+        if seen.fetchone() is None and len(set(keys)) == len(keys):
+            self._db.executemany(
+                "INSERT INTO staged VALUES (?, ?, ?)",
+                [(row_no, key, pickle.dumps(values, PICKLE)) for row_no, key, values in rows],
+            )
+            self.staged_count += len(rows)
+            return []
+        duplicates = []
+        for row_no, key, values in rows:
+            earlier = self.stage(row_no, key, values)
+            if earlier is not None:
+                duplicates.append((row_no, earlier))
+        return duplicates
+
     def skip(self, row_no: int, values: dict[str, Any], reason: str) -> None:
         self._db.execute(
             "INSERT INTO skipped VALUES (?, ?, ?)",
-            (row_no, pickle.dumps(values, pickle.HIGHEST_PROTOCOL), reason),
+            (row_no, pickle.dumps(values, PICKLE), reason),
         )
         self.skipped_count += 1
 
