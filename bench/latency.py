@@ -42,11 +42,11 @@ def measure(url: str, mode: str, count: int, gap_ms: float) -> dict[str, float]:
 
 def run(*, smoke: bool = False) -> list[Figure]:
     updates, samples = (50, 4) if smoke else (1000, 15)
-    with tempfile.TemporaryDirectory() as data_dir, bench_server(Path(data_dir)) as url:
-        sse = measure(url, "sse", updates, gap_ms=5)
+    with tempfile.TemporaryDirectory() as data_dir, bench_server(Path(data_dir)) as server:
+        sse = measure(server.url, "sse", updates, gap_ms=5)
         # Baseline gaps are not multiples of their periods, so changes land all over a cycle.
-        naive = measure(url, "naive", samples, gap_ms=730)
-        polling = measure(url, "poll", samples, gap_ms=1370)
+        naive = measure(server.url, "naive", samples, gap_ms=730)
+        polling = measure(server.url, "poll", samples, gap_ms=1370)
     goal_met = sse["p50_ms"] <= 2 and sse["p99_ms"] <= 10
     return [
         Figure(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -41,14 +43,34 @@ def python_process(
                 process.wait()
 
 
+@dataclass
+class Server:
+    """A benchmark server process: where to reach it, and what it costs."""
+
+    url: str
+    port: int
+    pid: int
+
+    def rss_mb(self) -> float:
+        with open(f"/proc/{self.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def cpu_seconds(self) -> float:
+        with open(f"/proc/{self.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def bench_server(data_dir: Path) -> Iterator[str]:
-    """The benchmark server in its own process; yields its base URL."""
+def bench_server(data_dir: Path) -> Iterator[Server]:
+    """The benchmark server (bench/server.py) in its own process."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with python_process(
-        "-m", "bench.server", "--port", str(port), "--data-dir", str(data_dir), stdout=None
-    ):
+    args = ("-m", "bench.server", "--port", str(port), "--data-dir", str(data_dir))
+    with python_process(*args, stdout=None) as process:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.TransportError):
@@ -57,4 +79,4 @@ def bench_server(data_dir: Path) -> Iterator[str]:
             time.sleep(0.1)
         else:
             raise RuntimeError("the benchmark server did not start")
-        yield url
+        yield Server(url=url, port=port, pid=process.pid)

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import latency, throughput
+from bench import fanout, latency, throughput
 from bench.stats import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -39,7 +39,11 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None, help="where to write the JSON")
     args = parser.parse_args()
     began = time.monotonic()
-    figures = [*latency.run(smoke=args.smoke), *throughput.run(smoke=args.smoke)]
+    figures = [
+        *latency.run(smoke=args.smoke),
+        *fanout.run(smoke=args.smoke),
+        *throughput.run(smoke=args.smoke),
+    ]
     machine = (
         f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
     )

@@ -15,9 +15,11 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import uvicorn
 from fastapi import FastAPI, Request
+from sse_starlette import EventSourceResponse
 from starlette.responses import StreamingResponse
 
 from jobs_ui.api.app import create_api
@@ -69,7 +71,54 @@ def bench_app(services: Services) -> FastAPI:
 
         return StreamingResponse(loop(), media_type="text/event-stream")
 
+    add_baseline_streams(api)
     return api
+
+
+class Broadcast:
+    """The baselines' change signal: one asyncio.Event, replaced on every notify."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = asyncio.Event()
+
+    def notify(self) -> None:
+        self.count += 1
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+def add_baseline_streams(api: FastAPI) -> None:
+    """Two fan-out baselines on the same server: a minimal hand-written Starlette stream and
+    sse-starlette's EventSourceResponse, both woken by one shared event."""
+    broadcast = Broadcast()
+
+    async def changes() -> AsyncIterator[int]:
+        yield broadcast.count
+        while True:
+            await broadcast.changed.wait()
+            yield broadcast.count
+
+    @api.post("/bench/baseline/notify")
+    async def notify() -> dict[str, float]:
+        broadcast.notify()
+        return {"at": time.perf_counter()}
+
+    @api.get("/bench/baseline/minimal")
+    async def minimal() -> StreamingResponse:
+        async def events() -> AsyncIterator[bytes]:
+            async for count in changes():
+                yield f'id: {count}\ndata: {{"count": {count}}}\n\n'.encode()
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @api.get("/bench/baseline/sse-starlette")
+    async def with_sse_starlette() -> EventSourceResponse:
+        async def events() -> AsyncIterator[dict[str, str]]:
+            async for count in changes():
+                yield {"id": str(count), "data": f'{{"count": {count}}}'}
+
+        return EventSourceResponse(events(), ping=15)
 
 
 def main() -> None:
@@ -79,7 +128,14 @@ def main() -> None:
     args = parser.parse_args()
     services = Services.from_settings(Settings(JOBS_UI_DATA_DIR=args.data_dir))
     services.start()
-    uvicorn.run(bench_app(services), host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(
+        bench_app(services),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        backlog=16384,  # fan-out runs open thousands of connections at once
+        timeout_keep_alive=60,
+    )
 
 
 if __name__ == "__main__":

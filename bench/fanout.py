@@ -1,0 +1,94 @@
+"""Figure 2: idle SSE streams held by one backend process, and one update reaching them all.
+
+For each size, the server's RSS is read before and after the client opens the streams (RSS per
+stream), then one change is made and the client records when it reaches each stream. Ours
+follows a job (the change is a committed progress update, so each broadcast includes the row
+read); the baselines on the same server are a minimal hand-written Starlette stream and
+sse-starlette's EventSourceResponse, woken by one shared asyncio event.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.processes import Server, bench_server, python_process
+from bench.stats import Figure, summary_ms
+
+
+def hold_and_broadcast(server: Server, path: str, streams: int, initial: int, trigger) -> dict:
+    before = server.rss_mb()
+    with python_process(
+        "-m", "bench.fanout_client", "127.0.0.1", str(server.port), path, str(streams), str(initial)
+    ) as client:
+        assert client.stdout is not None
+        if client.stdout.readline().strip() != "ready":
+            raise RuntimeError("the fan-out client could not open its streams")
+        time.sleep(0.5)  # let the server settle before reading its memory
+        per_stream_kb = (server.rss_mb() - before) * 1024 / streams
+        sent = trigger()
+        arrivals = json.loads(client.stdout.readline())
+    result = summary_ms([arrival - sent for arrival in arrivals])
+    result["rss_per_stream_kb"] = round(per_stream_kb, 1)
+    result["streams"] = streams
+    return result
+
+
+def measure_ours(server: Server, streams: int) -> dict:
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        job_id = client.post("/bench/jobs").json()["jobId"]
+
+        def commit_one() -> float:
+            commits = client.post(f"/bench/jobs/{job_id}/drive", params={"count": 1}).json()
+            return float(commits["commits"][0][1])
+
+        return hold_and_broadcast(
+            server, f"/api/import-export/jobs/ws?jobId={job_id}", streams, 2, commit_one
+        )
+
+
+def measure_baseline(server: Server, kind: str, streams: int) -> dict:
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+
+        def notify() -> float:
+            return float(client.post("/bench/baseline/notify").json()["at"])
+
+        return hold_and_broadcast(server, f"/bench/baseline/{kind}", streams, 1, notify)
+
+
+def run(*, smoke: bool = False) -> list[Figure]:
+    sizes = [50] if smoke else [1_000, 5_000, 10_000]
+    largest = sizes[-1]
+    ours: dict[int, dict] = {}
+    with tempfile.TemporaryDirectory() as data_dir:
+        for streams in sizes:  # a fresh server per size, so memory figures do not mix
+            with bench_server(Path(data_dir) / f"ours-{streams}") as server:
+                ours[streams] = measure_ours(server, streams)
+        with bench_server(Path(data_dir) / "minimal") as server:
+            minimal = measure_baseline(server, "minimal", largest)
+        with bench_server(Path(data_dir) / "sse-starlette") as server:
+            sse_starlette = measure_baseline(server, "sse-starlette", largest)
+    top = ours[largest]
+    goal_met = top["rss_per_stream_kb"] <= 40 and top["p99_ms"] <= 400 and largest >= 10_000
+    return [
+        Figure(
+            name=f"2. Fan-out: one update to {largest:,} idle streams in one process",
+            ours=(
+                f"p50 {top['p50_ms']} ms, p99 {top['p99_ms']} ms, max {top['max_ms']} ms; "
+                f"{top['rss_per_stream_kb']} KB RSS per stream"
+            ),
+            baseline=(
+                f"minimal Starlette: p99 {minimal['p99_ms']} ms, "
+                f"{minimal['rss_per_stream_kb']} KB/stream; sse-starlette: p99 "
+                f"{sse_starlette['p99_ms']} ms, {sse_starlette['rss_per_stream_kb']} KB/stream"
+            ),
+            ratio=round(minimal["p99_ms"] / top["p99_ms"], 2) if top["p99_ms"] else None,
+            goal="10,000 streams, <= 40 KB RSS per stream, p99 <= 400 ms",
+            met=goal_met,
+            details={"ours": ours, "minimal": minimal, "sse_starlette": sse_starlette},
+        )
+    ]
