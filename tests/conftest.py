@@ -21,13 +21,13 @@ import uvicorn
 from sqlalchemy import text
 
 from jobs_ui.api.app import create_api
-from jobs_ui.db import make_engine, migrate
+from jobs_ui.db import make_engine
 from jobs_ui.services import Services
 from jobs_ui.settings import Settings
 from tests.support.services import (
     REDIS_TEST_URL,
     empty_dir,
-    fresh_database,
+    migrated_database,
     require_postgres,
     require_redis,
     scaled_environment,
@@ -79,13 +79,10 @@ def scaled_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledSta
     require_postgres()
     require_redis()
     data_dir = tmp_path_factory.mktemp("scaled-data")
-    with fresh_database() as database_url:
+    with migrated_database() as database_url:
         environment = scaled_environment(
             database_url=database_url, redis_url=REDIS_TEST_URL, data_dir=data_dir
         )
-        engine = make_engine(database_url)
-        migrate(engine)  # as the first backend would on start
-        engine.dispose()
         log = data_dir.parent / f"{data_dir.name}-worker.log"
         worker = start_worker(environment, log)
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,10 +14,10 @@ import httpx
 import pytest
 import redis
 
-from jobs_ui.db import make_engine, migrate
+from tests.conftest import free_port
 from tests.support.services import (
     PROJECT_ROOT,
-    fresh_database,
+    migrated_database,
     require_postgres,
     require_redis,
     scaled_environment,
@@ -31,17 +30,11 @@ from tests.test_reflex_backend import REFLEX, wait_until_serving
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
-def bound_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class PrivateRedis:
     """A redis-server of the test's own, so restarting it disturbs nothing else."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = bound_port()
+        self.port = free_port()
         self.workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -82,7 +75,7 @@ class Deployment:
 
     def backend(self) -> httpx.Client:
         """Start `reflex run --env prod --backend-only` on a free port; a client for it."""
-        port = bound_port()
+        port = free_port()
         log = (self.logs / f"backend-{port}.log").open("ab")
         command = [
             str(REFLEX),
@@ -128,14 +121,11 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 @pytest.fixture
 def deployment(tmp_path: Path, private_redis: PrivateRedis) -> Iterator[Deployment]:
     require_postgres()
-    with fresh_database() as database_url:
+    with migrated_database() as database_url:
         data_dir = tmp_path / "data"
         environment = scaled_environment(
             database_url=database_url, redis_url=private_redis.url, data_dir=data_dir
         )
-        engine = make_engine(database_url)
-        migrate(engine)
-        engine.dispose()
         running = Deployment(environment, tmp_path)
         try:
             yield running

@@ -73,6 +73,18 @@ def fresh_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def migrated_database() -> Iterator[str]:
+    """A fresh database with the app's schema, as the first backend would leave it."""
+    from jobs_ui.db import make_engine, migrate
+
+    with fresh_database() as url:
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
+
+
 def scaled_environment(*, database_url: str, redis_url: str, data_dir: Path) -> dict[str, str]:
     """Environment for backends and workers of one isolated scaled deployment."""
     return {
