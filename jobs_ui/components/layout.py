@@ -5,6 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 NAV_ITEMS = (("Imports", "/imports"), ("Exports", "/exports"), ("Jobs", "/jobs"))
+# Tighter on phones, so the links and the colour-mode switch fit one line.
+NAV_SPACING = rx.breakpoints(initial="3", sm="5")
 
 
 def navbar() -> rx.Component:
@@ -28,12 +30,12 @@ def navbar() -> rx.Component:
                     rx.link(label, href=href, size="3", weight="medium")
                     for label, href in NAV_ITEMS
                 ),
-                spacing="5",
+                spacing=NAV_SPACING,
                 align="center",
             ),
             rx.color_mode.button(size="2", variant="ghost"),
             align="center",
-            spacing="5",
+            spacing=NAV_SPACING,
             max_width="56rem",
             margin_x="auto",
             padding_x="1.25rem",

@@ -188,7 +188,8 @@ def jobs_page() -> rx.Component:
                 icon="info",
                 data_testid="no-jobs",
             ),
-            jobs_table(),
+            # On a narrow screen the table scrolls sideways rather than squeezing its cells.
+            rx.box(jobs_table(), width="100%", overflow_x="auto"),
         ),
         heading="Your jobs",
         lead="Imports and exports you started from this browser, newest first.",
