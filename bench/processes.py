@@ -26,10 +26,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def python_process(
-    *args: str, stdout: int | None = subprocess.PIPE
+    *args: str, stdout: int | None = subprocess.PIPE, stdin: int | None = None
 ) -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
-        [sys.executable, *args], cwd=ROOT, stdout=stdout, text=True, start_new_session=True
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=stdout,
+        stdin=stdin,
+        text=True,
+        start_new_session=True,
     )
     try:
         yield process

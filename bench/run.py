@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fanout, latency, throughput
+from bench import fanout, latency, server_cost, throughput
 from bench.stats import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -42,6 +42,7 @@ def main() -> None:
     figures = [
         *latency.run(smoke=args.smoke),
         *fanout.run(smoke=args.smoke),
+        *server_cost.run(smoke=args.smoke),
         *throughput.run(smoke=args.smoke),
     ]
     machine = (

@@ -23,5 +23,5 @@ def test_bench_smoke_run_writes_every_figure(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "| Figure |" in run.stdout
     figures = json.loads(output.read_text())["figures"]
-    assert [figure["name"][:2] for figure in figures] == ["1.", "2.", "4.", "5."]
+    assert [figure["name"][:2] for figure in figures] == ["1.", "2.", "3.", "4.", "5."]
     assert all(figure["ratio"] and figure["ratio"] > 0 for figure in figures)
