@@ -25,8 +25,8 @@ from jobs_ui.store import INTERRUPTED_ERROR, JobStore
 
 log = logging.getLogger(__name__)
 
-Engine_ = Callable[..., dict[str, Any]]
-ENGINES: dict[JobKind, Engine_] = {JobKind.IMPORT: run_import, JobKind.EXPORT: run_export}
+JobEngine = Callable[..., dict[str, Any]]  # run_import or run_export
+ENGINES: dict[JobKind, JobEngine] = {JobKind.IMPORT: run_import, JobKind.EXPORT: run_export}
 
 UNEXPECTED_ERROR = (
     "Something went wrong on our side while running this job; no data was changed. "
