@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobs_ui.api.sse import format_event
-from jobs_ui.models import Job, iso_utc
+from jobs_ui.models import Job, job_public
 
 
 def connected_message(job_id: uuid.UUID) -> dict[str, Any]:
@@ -18,20 +18,17 @@ def error_message(text: str) -> dict[str, Any]:
     return {"type": "error", "message": text}
 
 
+# The contract's fields first, in its order, then the extras clients may use.
+STATUS_UPDATE_FIELDS = (
+    "jobId", "status", "progress", "error", "result", "updatedAt",
+    "message", "kind", "dataset", "version",
+)  # fmt: skip
+
+
 def status_update_message(job: Job) -> dict[str, Any]:
-    return {
-        "type": "status_update",
-        "jobId": str(job.id),
-        "status": job.status.value,
-        "progress": job.progress,
-        "error": job.error,
-        "result": job.result,
-        "updatedAt": iso_utc(job.updated_at),
-        "message": job.message,
-        "kind": job.kind.value,
-        "dataset": job.dataset,
-        "version": job.version,
-    }
+    """The job as the REST API shows it (one serialisation for both), as a stream message."""
+    public = job_public(job)
+    return {"type": "status_update", **{name: public[name] for name in STATUS_UPDATE_FIELDS}}
 
 
 @dataclass(frozen=True, slots=True)
