@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, create_model, field_validator
-from sqlalchemy import Table
+from sqlalchemy import Table, UniqueConstraint
 from sqlmodel import SQLModel
 
 
@@ -85,6 +85,12 @@ class DatasetRegistry:
         columns = columns or tuple(fields.model_fields)
         if key not in columns:
             raise ValueError(f"Dataset {name!r}: key {key!r} is not one of its columns")
+        if not _is_unique(table.__table__, key):  # type: ignore[attr-defined]
+            # Imports rely on it: the database itself refuses a second row with the same key.
+            raise ValueError(
+                f"Dataset {name!r}: key {key!r} must be unique in its table; "
+                f"declare it with Field(unique=True)"
+            )
         dataset = Dataset(
             name=name,
             label=label or name.replace("_", " ").capitalize(),
@@ -111,6 +117,16 @@ class DatasetRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._datasets)
+
+
+def _is_unique(table: Table, key: str) -> bool:
+    """Whether the table refuses two rows with the same value in column `key`."""
+    column = table.c[key]
+    if column.unique or (column.primary_key and len(table.primary_key.columns) == 1):
+        return True
+    constraints = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
+    unique_indexes = [index for index in table.indexes if index.unique]
+    return any([c.name for c in each.columns] == [key] for each in (*constraints, *unique_indexes))
 
 
 registry = DatasetRegistry()

@@ -2,8 +2,10 @@
 
 Every reader yields one `RawRow` per data row and never holds more than a small
 sample of the file in memory, so a million-row upload costs the same memory as
-a ten-row one. Problems with the file as a whole raise `UnreadableFileError`;
-problems with a single row are reported on that row.
+a ten-row one. A row's values leave out blank cells (empty, or null), and can be keyed
+by the caller's own names for the columns (`rename`), so a row is ready to validate.
+Problems with the file as a whole raise `UnreadableFileError`; problems with a single row
+are reported on that row.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import zipfile
 import zlib
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -99,16 +101,21 @@ class UnreadableFileError(Exception):
     """The file as a whole cannot be read; str(exc) is a sentence a non-programmer understands."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is built 3x slower, per row
 class RawRow:
     """One data row as found in the file, before any validation."""
 
     number: int
     """Row number as a person counts it: spreadsheet row for CSV/XLSX, line for JSONL."""
     values: dict[str, object]
-    """Header name -> cell value; partial or empty when `problem` is set."""
+    """Column name -> cell value, for the row's non-blank cells; partial when `problem` is set.
+    Keyed by header, or by the names given to `rename`."""
     problem: str | None = None
     """Why the row is malformed, or None when it is well formed."""
+
+
+NamesFor = Callable[[Sequence[str]], Mapping[str, str]]
+"""Given a row's header names, the caller's name for each; names left out are dropped."""
 
 
 class RowReader(Protocol):
@@ -117,6 +124,11 @@ class RowReader(Protocol):
     @property
     def columns(self) -> list[str]:
         """Header names in file order."""
+        ...
+
+    def rename(self, names_for: NamesFor) -> None:
+        """Key the rows read from now on by `names_for`'s names (a JSON line's key set is
+        asked once); columns it leaves out are left out of the rows."""
         ...
 
     def __iter__(self) -> Iterator[RawRow]: ...
@@ -148,7 +160,17 @@ def open_reader(path: Path, fmt: FileFormat) -> RowReader:
 
 
 class _ReaderBase(ABC):
-    """Shared context-manager plumbing for the format readers."""
+    """Shared context-manager plumbing for the format readers, and renaming by position."""
+
+    _columns: list[str]
+    _keys: tuple[str | None, ...] | None = None  # by position; None: the header names
+
+    def rename(self, names_for: NamesFor) -> None:
+        names = names_for(self._columns)
+        self._keys = tuple(names.get(column) for column in self._columns)
+
+    def _keys_by_position(self) -> Sequence[str | None]:
+        return self._columns if self._keys is None else self._keys
 
     @abstractmethod
     def close(self) -> None:
@@ -377,17 +399,21 @@ class _CsvReader(_ReaderBase):
 
     def __iter__(self) -> Iterator[RawRow]:
         # The hot loop of a million-row import: locals only, one branch for good rows.
-        columns = self._columns
-        width = len(columns)
+        keys = self._keys_by_position()
+        width = len(keys)
         number = self._number
         try:
             for fields in self._records:
                 number += 1
+                # Every CSV cell is a str, so a blank one is simply falsy; zip stops at the
+                # shorter side, which only a malformed row (given a problem) makes differ.
+                values = {
+                    key: value for key, value in zip(keys, fields, strict=False) if key and value
+                }
                 if len(fields) == width:
-                    yield RawRow(number, dict(zip(columns, fields, strict=True)))
+                    yield RawRow(number, values)
                 elif not _is_blank_record(fields):
-                    problem = _field_count_problem(len(fields), width)
-                    yield RawRow(number, dict(zip(columns, fields, strict=False)), problem)
+                    yield RawRow(number, values, _field_count_problem(len(fields), width))
         except (UnicodeDecodeError, csv.Error) as err:
             raise self._unreadable(err, number + 1) from err
         finally:
@@ -453,6 +479,8 @@ class _JsonLinesReader(_ReaderBase):
         self._progress = _ByteProgress(binary, size)
         self._columns = _first_object_keys(text)
         self._known = set(self._columns)
+        self._names_for: NamesFor | None = None
+        self._names_by_keys: dict[tuple[str, ...], Mapping[str, str]] = {}
 
     @property
     def columns(self) -> list[str]:
@@ -484,7 +512,26 @@ class _JsonLinesReader(_ReaderBase):
                 continue
             if not record.keys() <= known:
                 self._add_columns(record)
-            yield RawRow(number, record)
+            yield RawRow(number, self._renamed(record))
+
+    def rename(self, names_for: NamesFor) -> None:
+        # Each line names its own keys: ask once per distinct key set (files have few).
+        self._names_for = names_for
+        self._names_by_keys.clear()
+
+    def _renamed(self, record: dict[str, object]) -> dict[str, object]:
+        names_for = self._names_for
+        if names_for is None:
+            return {key: value for key, value in record.items() if not _is_blank_cell(value)}
+        keys = tuple(record)
+        names = self._names_by_keys.get(keys)
+        if names is None:
+            names = self._names_by_keys[keys] = names_for(keys)
+        return {
+            names[key]: value
+            for key, value in record.items()
+            if key in names and not _is_blank_cell(value)
+        }
 
     def _add_columns(self, record: dict[str, object]) -> None:
         for key in record:
@@ -604,28 +651,30 @@ class _XlsxReader(_ReaderBase):
         raise UnreadableFileError(_EMPTY)
 
     def __iter__(self) -> Iterator[RawRow]:
-        columns = self._columns
-        width = len(columns)
+        keys = self._keys_by_position()
+        width = len(keys)
         for row in self._rows:
             if _is_blank_row(row):
                 continue
+            # Spreadsheets drop trailing empty cells: a short row's last columns are blank.
+            values = {
+                key: value
+                for key, value in zip(keys, row, strict=False)
+                if key and not _is_blank_cell(value)
+            }
             if len(row) > width:
-                yield self._wide_row(row, columns)
-                continue
-            if len(row) < width:
-                # Spreadsheets drop trailing empty cells; those columns are simply empty.
-                row = row + (None,) * (width - len(row))
-            yield RawRow(self._row_number, dict(zip(columns, row, strict=True)))
+                yield self._wide_row(row, width, values)
+            else:
+                yield RawRow(self._row_number, values)
 
-    def _wide_row(self, row: tuple[object, ...], columns: list[str]) -> RawRow:
+    def _wide_row(self, row: tuple[object, ...], width: int, values: dict[str, object]) -> RawRow:
         """A row longer than the header is fine unless the extra cells hold something."""
-        values = dict(zip(columns, row, strict=False))
-        beyond = range(len(columns), len(row))
+        beyond = range(width, len(row))
         extra = next((index for index in beyond if not _is_blank_cell(row[index])), None)
         if extra is None:
             return RawRow(self._row_number, values)
         problem = (
             f"Row has a value in column {get_column_letter(extra + 1)}, "
-            f"beyond the header's {_plural(len(columns), 'column')}."
+            f"beyond the header's {_plural(width, 'column')}."
         )
         return RawRow(self._row_number, values, problem)

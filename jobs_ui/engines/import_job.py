@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import logging
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,45 +23,28 @@ from sqlalchemy import Connection, Engine, select, text
 
 from jobs_ui.datasets import Dataset, registry
 from jobs_ui.db import WRITE_LOCK_OPTION, insert_many, is_sqlite
-from jobs_ui.engines.formats import FileFormat, UnreadableFileError, open_reader
+from jobs_ui.engines.formats import FileFormat, RawRow, UnreadableFileError, open_reader
 from jobs_ui.engines.progress import ProgressReporter
+from jobs_ui.engines.records import ImportFileError, key_rows_by_field, records
 from jobs_ui.engines.row_errors import describe_validation_error
-from jobs_ui.engines.staging import ImportStaging, StagedRow
-from jobs_ui.engines.writers import neutralise_formula, restore_neutralised
+from jobs_ui.engines.staging import ImportStaging, sql_quote
+from jobs_ui.engines.writers import neutralise_formula
 from jobs_ui.files import DataFiles
 from jobs_ui.models import Job
 
 log = logging.getLogger(__name__)
 
+__all__ = ["ImportFileError", "error_report_url", "run_import"]
+
 ERRORS_IN_RESULT = 100
-WRITE_BATCH = 2_000
-PROGRESS_EVERY_ROWS = 1_000
+BATCH_ROWS = 1_000  # rows read, validated and staged together; progress is reported per batch
+WRITE_BATCH = 2_000  # staged rows per INSERT when saving to a database other than SQLite
+COPY_PART_ROWS = 100_000  # file rows per INSERT ... SELECT on SQLite, between progress reports
 VALIDATION_SHARE = 90  # percent of the bar for phase 1
-
-
-class ImportFileError(Exception):
-    """The file as a whole cannot be imported; the message says why, for a person."""
 
 
 def error_report_url(job_id: object) -> str:
     return f"/api/import-export/jobs/{job_id}/error-report"
-
-
-def map_headers(columns: Iterable[str], dataset: Dataset) -> dict[str, str]:
-    """File header -> dataset field; unknown headers are ignored, missing required ones fail."""
-    mapping: dict[str, str] = {}
-    for header in columns:
-        field = dataset.column_for_header(header)
-        if field is not None and field not in mapping.values():
-            mapping[header] = field
-    missing = [name for name in dataset.required_columns if name not in mapping.values()]
-    if missing:
-        expected = ", ".join(dataset.columns)
-        raise ImportFileError(
-            f"The file has no column for {', '.join(missing)}. "
-            f"Expected columns for {dataset.name}: {expected} (letter case does not matter)."
-        )
-    return mapping
 
 
 def run_import(
@@ -69,7 +54,9 @@ def run_import(
     dataset = registry.get(job.dataset)
     upload = files.resolve(job.params["upload"])
     file_format = FileFormat(job.params["format"])
-    with contextlib.closing(ImportStaging(files.scratch_path(job.id))) as staging:
+    scratch = files.scratch_path(job.id)
+    staging = ImportStaging(scratch, dataset.sql_table, dataset.columns, dataset.key)
+    with contextlib.closing(staging):
         try:
             total_rows = _validate_file(upload, file_format, dataset, staging, reporter)
         except UnreadableFileError as error:
@@ -77,7 +64,7 @@ def run_import(
         if total_rows == 0:
             raise ImportFileError("The file has a header but no data rows.")
         report = files.error_report_path(job.id)
-        imported, errors = _write_rows(engine, dataset, staging, reporter, report)
+        imported, errors = _save(engine, dataset, staging, reporter, report)
     skipped = total_rows - imported
     return {
         "importedCount": imported,
@@ -97,76 +84,48 @@ def _validate_file(
     reporter: ProgressReporter,
 ) -> int:
     """Phase 1: every row is validated and either staged or recorded as skipped."""
-    validate = dataset.row_model.model_validate
-    columns = dataset.columns
-    key_index = columns.index(dataset.key)
-    total = 0
-    valid: list[StagedRow] = []  # staged a batch at a time
-    records: dict[int, dict[str, Any]] = {}  # what each of them said, for duplicate reports
-
-    def stage_valid() -> None:
-        for row_no, earlier in staging.stage_many(valid):
-            reason = f"Duplicate {dataset.key}: same as row {earlier} of this file"
-            staging.skip(row_no, records[row_no], reason)
-        valid.clear()
-        records.clear()
-
     reporter.update(0, "Reading the file", force=True)
+    total = 0
     with open_reader(upload, file_format) as reader:
-        # A CSV or sheet has one header for every row; each JSON line names its own keys.
-        fixed = (
-            map_headers(reader.columns, dataset) if file_format is not FileFormat.JSONL else None
-        )
-        per_keys: dict[tuple[str, ...], dict[str, str]] = {}
-        for raw in reader:
-            total += 1
-            mapping = fixed or _mapping_for_keys(raw.values, dataset, per_keys)
-            record = _record(raw.values, mapping)
-            if raw.problem:
-                staging.skip(raw.number, record, raw.problem)
-            else:
-                try:
-                    row = validate(record)
-                except ValidationError as error:
-                    staging.skip(raw.number, record, describe_validation_error(error))
-                else:
-                    values = tuple(getattr(row, name) for name in columns)
-                    valid.append((raw.number, values[key_index], values))
-                    records[raw.number] = record
-            if total % PROGRESS_EVERY_ROWS == 0:
-                stage_valid()
-                percent = int(reader.fraction_read() * VALIDATION_SHARE)
-                reporter.update(percent, f"Validating rows: {total:,} read")
-        stage_valid()
+        key_rows_by_field(reader, file_format, dataset)
+        all_text = file_format is FileFormat.CSV
+        rows = iter(reader)
+        while batch := list(itertools.islice(rows, BATCH_ROWS)):
+            _validate_batch(batch, records(batch, all_text=all_text), dataset, staging)
+            total += len(batch)
+            percent = int(reader.fraction_read() * VALIDATION_SHARE)
+            reporter.update(percent, f"Validating rows: {total:,} read")
     return total
 
 
-def _mapping_for_keys(
-    values: Mapping[str, Any], dataset: Dataset, cache: dict[tuple[str, ...], dict[str, str]]
-) -> dict[str, str]:
-    """The key -> field mapping of one JSON line (lines usually share a few key sets)."""
-    keys = tuple(values)
-    mapping = cache.get(keys)
-    if mapping is None:
-        mapping = {}
-        for key in keys:
-            field = dataset.column_for_header(key)
-            if field is not None and field not in mapping.values():
-                mapping[key] = field
-        cache[keys] = mapping
-    return mapping
+def _validate_batch(
+    batch: list[RawRow], said: list[dict[str, Any]], dataset: Dataset, staging: ImportStaging
+) -> None:
+    """Validate one batch of rows; stage the valid ones, record why the others are skipped."""
+    model = dataset.row_model
+    validate = model.__pydantic_validator__.validate_python
+    values_of = operator.attrgetter(*dataset.columns)
+    if len(dataset.columns) == 1:  # attrgetter of one name returns the bare value
+        values_of = _one_tuple(values_of)
+    valid: list[tuple[int, tuple[Any, ...]]] = []
+    for raw, record in zip(batch, said, strict=True):
+        if raw.problem:
+            staging.skip(raw.number, record, raw.problem)
+            continue
+        try:
+            row = validate(record)
+        except ValidationError as error:
+            staging.skip(raw.number, record, describe_validation_error(error, model))
+            continue
+        valid.append((raw.number, values_of(row)))
+    staging.stage_many(valid)
 
 
-def _record(values: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
-    record = {field: values.get(header) for header, field in mapping.items()}
-    for field, value in record.items():
-        # Only a value our own export neutralised starts with a quote: undo just those.
-        if isinstance(value, str) and value[:1] == "'":
-            record[field] = restore_neutralised(value)
-    return record
+def _one_tuple(get: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:
+    return lambda row: (get(row),)
 
 
-def _write_rows(
+def _save(
     engine: Engine,
     dataset: Dataset,
     staging: ImportStaging,
@@ -178,39 +137,101 @@ def _write_rows(
     The error report is written before the commit, so once rows are kept nothing is left
     that could fail the job. Returns the rows written and the first skipped rows.
     """
-    table = dataset.sql_table
-    key_column = table.c[dataset.key]
     to_write = staging.staged_count
-    written = processed = 0
     reporter.update(VALIDATION_SHARE, f"Saving {to_write:,} valid rows", force=True)
+    progress = _SaveProgress(reporter, to_write)
     with (
         _held_if_sqlite(engine, reporter),
         engine.connect().execution_options(**{WRITE_LOCK_OPTION: True}) as connection,
-        connection.begin(),
     ):
-        _lock_table(connection, dataset)
-        for batch in staging.staged_batches(WRITE_BATCH):
-            reporter.check_cancelled()
-            keys = [key for _row, key, _values in batch]
-            existing = set(connection.scalars(select(key_column).where(key_column.in_(keys))))
-            fresh = []
-            for row_no, key, values in batch:
-                if key in existing:
-                    reason = f"{dataset.key} {key!r} already exists in {dataset.name}"
-                    staging.skip(row_no, dict(zip(dataset.columns, values, strict=True)), reason)
-                else:
-                    fresh.append(values)
-            if fresh:
-                insert_many(connection, table, dataset.columns, fresh)
-            written += len(fresh)
-            processed += len(batch)
-            reporter.update(
-                VALIDATION_SHARE + (99 - VALIDATION_SHARE) * processed // to_write,
-                f"Saving rows: {written:,} of {to_write:,}",
-            )
-        errors = _write_error_report(report, dataset, staging)
-        reporter.check_cancelled()  # last chance: after the commit the rows are kept
+        if is_sqlite(engine):
+            # The scratch file is SQLite too: let SQLite copy the rows across by itself.
+            with staging.attached(connection.connection.driver_connection), connection.begin():
+                written = _save_within_sqlite(dataset, staging, progress)
+                errors = _write_error_report(report, dataset, staging)
+                reporter.check_cancelled()  # last chance: after the commit the rows are kept
+        else:
+            with connection.begin():
+                _lock_table(connection, dataset)
+                written = _save_in_batches(connection, dataset, staging, progress)
+                errors = _write_error_report(report, dataset, staging)
+                reporter.check_cancelled()
     return written, errors
+
+
+class _SaveProgress:
+    """Phase 2's share of the bar, and a chance to cancel, after each part is saved."""
+
+    def __init__(self, reporter: ProgressReporter, to_write: int) -> None:
+        self._reporter = reporter
+        self._to_write = to_write
+        self.processed = self.written = 0
+
+    def advance(self, processed: int, written: int) -> None:
+        self.processed += processed
+        self.written += written
+        share = (99 - VALIDATION_SHARE) * self.processed // max(self._to_write, 1)
+        message = f"Saving rows: {self.written:,} of {self._to_write:,}"
+        self._reporter.update(VALIDATION_SHARE + share, message)
+        self._reporter.check_cancelled()
+
+
+def _save_in_batches(
+    connection: Connection, dataset: Dataset, staging: ImportStaging, progress: _SaveProgress
+) -> int:
+    """Any database: look up each batch's keys, insert the new rows with one executemany."""
+    _skip_repeated_keys(dataset, staging)
+    table = dataset.sql_table
+    key_column = table.c[dataset.key]
+    key_index = dataset.columns.index(dataset.key)
+    for batch in staging.staged_batches(WRITE_BATCH):
+        keys = [values[key_index] for _row_no, values in batch]
+        existing = set(connection.scalars(select(key_column).where(key_column.in_(keys))))
+        fresh = []
+        for row_no, values in batch:
+            key = values[key_index]
+            if key in existing:
+                record = dict(zip(dataset.columns, values, strict=True))
+                staging.skip(
+                    row_no,
+                    record,
+                    _exists_prefix(dataset) + sql_quote(key) + _exists_suffix(dataset),
+                )
+            else:
+                fresh.append(values)
+        if fresh:
+            insert_many(connection, table, dataset.columns, fresh)
+        progress.advance(len(batch), len(fresh))
+    return progress.written
+
+
+def _save_within_sqlite(dataset: Dataset, staging: ImportStaging, progress: _SaveProgress) -> int:
+    """SQLite: INSERT ... SELECT over the attached scratch file, in parts for progress."""
+    table = dataset.sql_table
+    existing = staging.skip_existing(table, _exists_prefix(dataset), _exists_suffix(dataset))
+    progress.advance(existing, 0)
+    staged = staging.staged_count
+    first, last = staging.row_number_range()
+    for start in range(first, last + 1, COPY_PART_ROWS):
+        written = staging.copy_new(table, start, min(start + COPY_PART_ROWS - 1, last))
+        progress.advance(written, written)
+    refused = staged - existing - progress.written
+    # The table's unique key refused these; only a key repeated in the file explains that.
+    if refused and _skip_repeated_keys(dataset, staging) != refused:
+        raise RuntimeError(f"{dataset.name}: the database refused rows for an unknown reason")
+    return progress.written
+
+
+def _skip_repeated_keys(dataset: Dataset, staging: ImportStaging) -> int:
+    return staging.skip_repeated_keys(f"Duplicate {dataset.key}: same as row ", " of this file")
+
+
+def _exists_prefix(dataset: Dataset) -> str:
+    return f"{dataset.key} "
+
+
+def _exists_suffix(dataset: Dataset) -> str:
+    return f" already exists in {dataset.name}"
 
 
 def _held_if_sqlite(
@@ -238,13 +259,12 @@ def _write_error_report(
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row", *dataset.columns, "reason"])
-        for row_no, values, reason in staging.skipped_rows():
-            cells = [_cell(values.get(name)) for name in dataset.columns]
-            writer.writerow([row_no, *cells, reason])
+        for row_no, cells, reason in staging.skipped_rows():
+            writer.writerow([row_no, *map(_cell, cells), reason])
             if len(first) < ERRORS_IN_RESULT:
                 first.append({"row": row_no, "message": reason})
     return first
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else neutralise_formula(str(value))
+def _cell(value: str | None) -> str:
+    return "" if value is None else neutralise_formula(value)

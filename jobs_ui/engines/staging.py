@@ -1,100 +1,222 @@
-"""Scratch space for one import: validated rows and skipped rows, on disk.
+"""Scratch space for one import: validated rows and skipped rows, in a SQLite file.
 
 Validated rows wait here until the whole file has been read, so the dataset table is written
 in one short transaction at the end (all or nothing) and memory stays flat however large the
-file is. The unique index on `key` finds duplicates within the file without a Python set.
+file is. The staged table has the dataset table's columns, so SQLite finds the keys repeated
+within the file, and a SQLite dataset table is filled from it
+with one `INSERT ... SELECT` (see `attached`) instead of a million Python round trips.
+
+Values are stored as SQLAlchemy's SQLite dialect binds them (a Decimal price becomes a float,
+as it would in a SQLite dataset table) and converted back when read for another database.
 """
 
 from __future__ import annotations
 
-import pickle
+import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-StagedRow = tuple[int, Any, tuple[Any, ...]]  # (row number, key, values in column order)
-PICKLE = pickle.HIGHEST_PROTOCOL
+from sqlalchemy import Table
+from sqlalchemy.dialects import sqlite
+
+StagedRow = tuple[int, tuple[Any, ...]]  # (row number, values in column order)
+SCHEMA = "import_staging"
+"""The name the scratch file is attached under in a SQLite dataset database."""
+
+_DIALECT = sqlite.dialect()
+_quote = _DIALECT.identifier_preparer.quote
+
+
+def sql_quote(value: object) -> str:
+    """A key as SQLite's quote() shows it, so both save paths word a reason the same way."""
+    return "'" + value.replace("'", "''") + "'" if isinstance(value, str) else str(value)
 
 
 class ImportStaging:
     """Use with `contextlib.closing`: closing deletes the scratch file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, table: Table, columns: Sequence[str], key: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self.columns = tuple(columns)
+        self.key = key
+        self._key_index = self.columns.index(key)
+        types = [table.c[name].type for name in self.columns]
+        self._to_scratch = _converters([kind.bind_processor(_DIALECT) for kind in types])
+        self._from_scratch = _converters([kind.result_processor(_DIALECT, None) for kind in types])
+        self._names = ", ".join(_quote(name) for name in self.columns)
+        self._prefix = ""  # "import_staging." while attached to a dataset database
+        self._db = self._own = sqlite3.connect(path, isolation_level=None)
+        typed = ", ".join(
+            f"{_quote(name)} {kind.compile(dialect=_DIALECT)}"
+            for name, kind in zip(self.columns, types, strict=True)
+        )
+        as_text = ", ".join(f"{_quote(name)} TEXT" for name in self.columns)
         # Scratch data: it is rebuilt from the upload if anything goes wrong, so skip durability.
-        self._db.executescript(
-            """
+        self._own.executescript(
+            f"""
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
-            CREATE TABLE staged (row_no INTEGER PRIMARY KEY, key UNIQUE, data BLOB NOT NULL);
-            CREATE TABLE skipped (row_no INTEGER NOT NULL, data BLOB NOT NULL, reason TEXT);
+            CREATE TABLE staged (row_no INTEGER PRIMARY KEY, {typed});
+            CREATE TABLE skipped (row_no INTEGER NOT NULL, reason TEXT NOT NULL, {as_text});
             CREATE INDEX skipped_in_file_order ON skipped (row_no);
             BEGIN;
             """
         )
-        # Never committed: this connection reads its own writes, and the file is thrown away.
         self.staged_count = 0
         self.skipped_count = 0
 
-    def stage(self, row_no: int, key: Any, values: tuple[Any, ...]) -> int | None:
-        """Keep a valid row; returns the earlier row number if its key was already staged."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO staged VALUES (?, ?, ?)",
-            (row_no, key, pickle.dumps(values, PICKLE)),
-        )
-        if cursor.rowcount == 1:
-            self.staged_count += 1
-            return None
-        earlier = self._db.execute("SELECT row_no FROM staged WHERE key = ?", (key,)).fetchone()
-        return int(earlier[0])
+    # --- phase 1: reading the file ------------------------------------------------------
 
-    def stage_many(self, rows: Sequence[StagedRow]) -> list[tuple[int, int]]:
-        """Keep valid rows; returns (row, earlier row) for each whose key was already staged.
+    def stage_many(self, rows: Sequence[StagedRow]) -> None:
+        """Keep valid rows (repeated keys are sorted out once the file is read)."""
+        convert = self._to_scratch
+        params = [(row_no, *(convert(values) if convert else values)) for row_no, values in rows]
+        marks = ", ".join("?" * (len(self.columns) + 1))
+        self._db.executemany(f"INSERT INTO staged VALUES ({marks})", params)
+        self.staged_count += len(rows)
 
-        One statement for the whole batch when no key repeats (most files); a batch that
-        holds a repeat goes row by row to find it. (No savepoints: this scratch database
-        keeps no journal, so it cannot roll back.)
+    def skip_repeated_keys(self, reason_prefix: str, reason_suffix: str) -> int:
+        """Move each staged row whose key an earlier staged row has to the skipped rows.
+
+        The key index is built only now, in one go: cheaper than keeping it up to date row by
+        row, and a SQLite save needs it only when the file repeats a key. Rows already
+        skipped (their key was in the table) are left alone. The reason names the first row.
         """
-        keys = [key for _row_no, key, _values in rows]
-        marks = ",".join("?" * len(keys))
-        seen = self._db.execute(f"SELECT 1 FROM staged WHERE key IN ({marks}) LIMIT 1", keys)
-        if seen.fetchone() is None and len(set(keys)) == len(keys):
-            self._db.executemany(
-                "INSERT INTO staged VALUES (?, ?, ?)",
-                [(row_no, key, pickle.dumps(values, PICKLE)) for row_no, key, values in rows],
+        key, at = _quote(self.key), self._prefix
+        self._db.execute(f"CREATE INDEX IF NOT EXISTS {at}staged_by_key ON staged ({key}, row_no)")
+        repeated = f"""
+            EXISTS (SELECT 1 FROM {at}staged AS e WHERE e.{key} = s.{key} AND e.row_no < s.row_no)
+            AND NOT EXISTS (SELECT 1 FROM {at}skipped AS k WHERE k.row_no = s.row_no)"""
+        first = f"(SELECT min(e.row_no) FROM {at}staged AS e WHERE e.{key} = s.{key})"
+        moved = self._db.execute(
+            f"""
+            INSERT INTO {at}skipped (row_no, reason, {self._names})
+            SELECT s.row_no, ? || {first} || ?, {self._text_of_staged()}
+            FROM {at}staged AS s WHERE {repeated}
+            """,
+            (reason_prefix, reason_suffix),
+        ).rowcount
+        if moved:
+            # Rows skipped while reading were never staged: the ones found here are all there is.
+            self._db.execute(
+                f"DELETE FROM {at}staged WHERE row_no IN (SELECT row_no FROM {at}skipped)"
             )
-            self.staged_count += len(rows)
-            return []
-        duplicates = []
-        for row_no, key, values in rows:
-            earlier = self.stage(row_no, key, values)
-            if earlier is not None:
-                duplicates.append((row_no, earlier))
-        return duplicates
+        self.staged_count -= moved
+        self.skipped_count += moved
+        return moved
 
-    def skip(self, row_no: int, values: dict[str, Any], reason: str) -> None:
+    def skip(self, row_no: int, record: Mapping[str, Any], reason: str) -> None:
+        """Keep a row that will not be imported, with why, for the error report."""
+        cells = [_as_text(record.get(name)) for name in self.columns]
+        marks = ", ".join("?" * (len(self.columns) + 2))
         self._db.execute(
-            "INSERT INTO skipped VALUES (?, ?, ?)",
-            (row_no, pickle.dumps(values, PICKLE), reason),
+            f"INSERT INTO {self._prefix}skipped VALUES ({marks})", (row_no, reason, *cells)
         )
         self.skipped_count += 1
 
-    def staged_batches(self, size: int) -> Iterator[list[StagedRow]]:
-        """Staged rows in file order, `size` at a time."""
-        cursor = self._db.execute("SELECT row_no, key, data FROM staged ORDER BY row_no")
-        while batch := cursor.fetchmany(size):
-            yield [(row_no, key, pickle.loads(data)) for row_no, key, data in batch]
+    # --- phase 2: saving, for any database -----------------------------------------------
 
-    def skipped_rows(self) -> Iterator[tuple[int, dict[str, Any], str]]:
-        """Skipped rows in file order: (row number, values by column, reason)."""
-        cursor = self._db.execute("SELECT row_no, data, reason FROM skipped ORDER BY row_no")
-        for row_no, data, reason in cursor:
-            yield row_no, pickle.loads(data), reason
+    def staged_batches(self, size: int) -> Iterator[list[StagedRow]]:
+        """Staged rows in file order, `size` at a time, values as Python gave them."""
+        convert = self._from_scratch
+        cursor = self._db.execute(f"SELECT * FROM {self._prefix}staged ORDER BY row_no")
+        while batch := cursor.fetchmany(size):
+            yield [(row[0], convert(row[1:]) if convert else row[1:]) for row in batch]
+
+    def skipped_rows(self) -> Iterator[tuple[int, tuple[str | None, ...], str]]:
+        """Skipped rows in file order: (row number, cells as text by column, reason)."""
+        query = f"SELECT row_no, reason, {self._names} FROM {self._prefix}skipped ORDER BY row_no"
+        for row_no, reason, *cells in self._db.execute(query):
+            yield row_no, tuple(cells), reason
+
+    # --- phase 2: saving into a SQLite dataset table, inside SQLite ----------------------
+
+    @contextlib.contextmanager
+    def attached(self, connection: sqlite3.Connection) -> Iterator[None]:
+        """Let the dataset database's own connection read and write the scratch tables.
+
+        Call outside a transaction (SQLite cannot attach inside one). While attached, this
+        object's methods go through `connection`, so they see its uncommitted writes.
+        """
+        self._own.execute("COMMIT")  # the other connection reads what phase 1 staged
+        connection.execute(f"ATTACH DATABASE ? AS {SCHEMA}", (str(self.path),))
+        connection.execute(f"PRAGMA {SCHEMA}.journal_mode = OFF")
+        connection.execute(f"PRAGMA {SCHEMA}.synchronous = OFF")
+        self._db, self._prefix = connection, f"{SCHEMA}."
+        try:
+            yield
+        finally:
+            self._db, self._prefix = self._own, ""
+            connection.execute(f"DETACH DATABASE {SCHEMA}")
+
+    def row_number_range(self) -> tuple[int, int]:
+        """The first and last staged row numbers (0, -1 when nothing is staged)."""
+        first, last = self._db.execute(
+            f"SELECT min(row_no), max(row_no) FROM {self._prefix}staged"
+        ).fetchone()
+        return (0, -1) if first is None else (first, last)
+
+    def skip_existing(self, table: Table, reason_prefix: str, reason_suffix: str) -> int:
+        """Record as skipped every staged row whose key `table` already holds; returns how many."""
+        target = f"main.{_quote(table.name)}"
+        if self._db.execute(f"SELECT 1 FROM {target} LIMIT 1").fetchone() is None:
+            return 0  # a first import into an empty table: nothing to look up
+        key = _quote(self.key)
+        cursor = self._db.execute(
+            f"""
+            INSERT INTO {SCHEMA}.skipped (row_no, reason, {self._names})
+            SELECT s.row_no, ? || quote(s.{key}) || ?, {self._text_of_staged()}
+            FROM {SCHEMA}.staged AS s
+            WHERE EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})
+            """,
+            (reason_prefix, reason_suffix),
+        )
+        self.skipped_count += cursor.rowcount
+        return cursor.rowcount
+
+    def copy_new(self, table: Table, first: int, last: int) -> int:
+        """Insert staged rows numbered first..last in file order; returns how many went in.
+
+        The table's unique key refuses (and SQLite then skips) a key it already holds: one
+        that was there before (see `skip_existing`) or one an earlier row of this file brought.
+        """
+        cursor = self._db.execute(
+            f"""
+            INSERT OR IGNORE INTO main.{_quote(table.name)} ({self._names})
+            SELECT {self._names} FROM {SCHEMA}.staged
+            WHERE row_no BETWEEN ? AND ? ORDER BY row_no
+            """,
+            (first, last),
+        )
+        return cursor.rowcount
+
+    def _text_of_staged(self) -> str:
+        return ", ".join(f"CAST(s.{_quote(name)} AS TEXT)" for name in self.columns)
 
     def close(self) -> None:
-        self._db.close()
+        self._own.close()
         self.path.unlink(missing_ok=True)
+
+
+def _converters(
+    processors: list[Callable[[Any], Any] | None],
+) -> Callable[[Sequence[Any]], tuple[Any, ...]] | None:
+    """One function converting a row's values column by column; None when none need it."""
+    if not any(processors):
+        return None
+
+    def convert(values: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if value is None or process is None else process(value)
+            for process, value in zip(processors, values, strict=True)
+        )
+
+    return convert
+
+
+def _as_text(value: object) -> str | None:
+    return None if value is None else str(value)

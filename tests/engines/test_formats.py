@@ -383,7 +383,7 @@ def test_jsonl_good_and_bad_lines(tmp_path: Path) -> None:
     assert rows[1].problem.startswith("Line is not valid JSON: ")
     assert rows[1].values == {}
     assert rows[2] == RawRow(4, {}, "Line is not a JSON object.")
-    assert rows[3].values == {"a": 2.5, "c": None, "d": True, "nested": {"k": [1]}}
+    assert rows[3].values == {"a": 2.5, "d": True, "nested": {"k": [1]}}  # null: left out
     assert rows[4] == RawRow(6, {"b": "y"})
 
 
@@ -462,7 +462,7 @@ def test_xlsx_reads_typed_values_with_sheet_row_numbers(tmp_path: Path) -> None:
 
     assert columns == ["id", "name", "amount", "joined"]
     assert rows[0] == RawRow(3, {"id": 1, "name": "Ann", "amount": 12.5, "joined": when})
-    assert rows[1] == RawRow(5, {"id": 2, "name": "Bob", "amount": None, "joined": None})
+    assert rows[1] == RawRow(5, {"id": 2, "name": "Bob"})  # blank cells are left out
     assert rows[2].number == 6
     assert rows[2].problem == "Row has a value in column E, beyond the header's 4 columns."
     assert len(rows) == 3
@@ -545,3 +545,50 @@ def test_xlsx_zip_without_a_workbook(tmp_path: Path) -> None:
     message = unreadable_message(path, FileFormat.XLSX)
 
     assert message == "This file is not a valid Excel (.xlsx) workbook."
+
+
+# ---------------------------------------------------------------------------
+# Renaming: rows keyed by the caller's names for the columns
+
+
+def test_rename_keys_rows_by_the_callers_names_and_drops_the_rest(tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "E-Mail,Full Name,Notes\na@x.io,Ann,hi\nb@x.io,,\n")
+    asked: list[list[str]] = []
+
+    def names_for(headers):
+        asked.append(list(headers))
+        return {"E-Mail": "email", "Full Name": "name"}
+
+    with open_reader(path, FileFormat.CSV) as reader:
+        reader.rename(names_for)
+        rows = list(reader)
+
+    assert asked == [["E-Mail", "Full Name", "Notes"]]
+    assert [row.values for row in rows] == [{"email": "a@x.io", "name": "Ann"}, {"email": "b@x.io"}]
+
+
+def test_rename_of_json_lines_asks_once_per_key_set(tmp_path: Path) -> None:
+    lines = ['{"Name": "Ann", "x": 1}', '{"Name": "Bo", "x": 2}', '{"x": 3, "NAME": null}']
+    path = make_file(tmp_path, "rows.jsonl", "\n".join(lines) + "\n")
+    asked: list[tuple[str, ...]] = []
+
+    def names_for(keys):
+        asked.append(tuple(keys))
+        return {key: key.lower() for key in keys if key.lower() == "name"}
+
+    with open_reader(path, FileFormat.JSONL) as reader:
+        reader.rename(names_for)
+        rows = [row.values for row in reader]
+
+    assert asked == [("Name", "x"), ("x", "NAME")]
+    assert rows == [{"name": "Ann"}, {"name": "Bo"}, {}]
+
+
+def test_rename_of_a_sheet_keeps_typed_values(tmp_path: Path) -> None:
+    path = make_xlsx(tmp_path, [["Stock", "SKU", "Other"], [0, "A-1", "x"], [None, "B-2"]])
+
+    with open_reader(path, FileFormat.XLSX) as reader:
+        reader.rename(lambda _headers: {"SKU": "sku", "Stock": "stock"})
+        rows = [row.values for row in reader]
+
+    assert rows == [{"stock": 0, "sku": "A-1"}, {"sku": "B-2"}]  # 0 is a value, not a blank

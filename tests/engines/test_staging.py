@@ -1,27 +1,78 @@
-"""Import scratch space: duplicates found within a batch, across batches, in file order."""
+"""Import scratch space: repeated keys found after staging, values kept as the table types them."""
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+from decimal import Decimal
 
+import jobs_ui.dataset_tables  # noqa: F401  (registers the datasets)
+from jobs_ui.datasets import registry
 from jobs_ui.engines.staging import ImportStaging
+
+PRODUCTS = registry.get("products")
+
+
+def staging_for_products(tmp_path):
+    return ImportStaging(tmp_path / "s.sqlite", PRODUCTS.sql_table, PRODUCTS.columns, "sku")
+
+
+def product(sku, price="1.50"):
+    return (sku, f"Product {sku}", Decimal(price), 3)
 
 
 def test_repeated_keys_are_reported_with_the_first_row_that_had_them(tmp_path):
-    with contextlib.closing(ImportStaging(tmp_path / "s.sqlite")) as staging:
-        assert staging.stage_many([(2, "a", ("A",)), (3, "b", ("B",))]) == []
+    with contextlib.closing(staging_for_products(tmp_path)) as staging:
+        staging.stage_many([(2, product("a")), (3, product("b"))])
         # across batches (a) and within one (c twice)
-        repeats = staging.stage_many([(4, "a", ("A2",)), (5, "c", ("C",)), (6, "c", ("C2",))])
-        assert repeats == [(4, 2), (6, 5)]
-        assert staging.staged_count == 3
+        staging.stage_many([(4, product("a")), (5, product("c")), (6, product("c", "9.99"))])
+        assert staging.staged_count == 5
+
+        moved = staging.skip_repeated_keys("Duplicate sku: same as row ", " of this file")
+
+        assert moved == 2
+        assert (staging.staged_count, staging.skipped_count) == (3, 2)
+        skipped = list(staging.skipped_rows())
+        assert [(row, reason) for row, _cells, reason in skipped] == [
+            (4, "Duplicate sku: same as row 2 of this file"),
+            (6, "Duplicate sku: same as row 5 of this file"),
+        ]
+        assert skipped[1][1] == ("c", "Product c", "9.99", "3")  # the cells, as text
         staged = [row for batch in staging.staged_batches(2) for row in batch]
-        assert staged == [(2, "a", ("A",)), (3, "b", ("B",)), (5, "c", ("C",))]
+        assert [row_no for row_no, _values in staged] == [2, 3, 5]
+
+
+def test_staged_values_come_back_as_python_gave_them(tmp_path):
+    with contextlib.closing(staging_for_products(tmp_path)) as staging:
+        staging.stage_many([(2, product("a", "12.34"))])
+        ((row_no, values),) = next(staging.staged_batches(10))
+    assert (row_no, values) == (2, ("a", "Product a", Decimal("12.34"), 3))
+
+
+def test_attached_to_a_sqlite_database_it_copies_only_new_keys(tmp_path):
+    database = sqlite3.connect(tmp_path / "data.sqlite", isolation_level=None)
+    database.execute(
+        "CREATE TABLE products (id INTEGER PRIMARY KEY, sku TEXT UNIQUE, name TEXT, "
+        "price NUMERIC, stock INTEGER)"
+    )
+    database.execute("INSERT INTO products (sku, name, price, stock) VALUES ('b', 'old', 1, 1)")
+    with contextlib.closing(staging_for_products(tmp_path)) as staging:
+        staging.stage_many([(2, product("a")), (3, product("b")), (4, product("a"))])
+        with staging.attached(database):
+            existing = staging.skip_existing(PRODUCTS.sql_table, "sku ", " already exists")
+            written = staging.copy_new(PRODUCTS.sql_table, 2, 4)
+            repeated = staging.skip_repeated_keys("Duplicate of row ", "")
+            reasons = [(row, reason) for row, _cells, reason in staging.skipped_rows()]
+    assert (existing, written, repeated) == (1, 1, 1)
+    assert reasons == [(3, "sku 'b' already exists"), (4, "Duplicate of row 2")]
+    rows = database.execute("SELECT sku, name FROM products ORDER BY id").fetchall()
+    assert rows == [("b", "old"), ("a", "Product a")]
+    assert database.execute("PRAGMA database_list").fetchall()[-1][1] == "main"  # detached
 
 
 def test_closing_removes_the_scratch_file(tmp_path):
-    path = tmp_path / "s.sqlite"
-    staging = ImportStaging(path)
-    staging.skip(7, {"name": "x"}, "why")
-    assert list(staging.skipped_rows()) == [(7, {"name": "x"}, "why")]
+    staging = staging_for_products(tmp_path)
+    staging.skip(7, {"sku": "x", "stock": 5}, "why")
+    assert list(staging.skipped_rows()) == [(7, ("x", None, None, "5"), "why")]
     staging.close()
-    assert not path.exists()
+    assert not staging.path.exists()
