@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Table, event, insert, text
+from sqlalchemy import Connection, Engine, Select, Table, event, insert, text
 from sqlmodel import create_engine
 
 from jobs_ui.settings import get_settings
@@ -125,3 +125,40 @@ def insert_many(
     else:  # named placeholders
         params = [dict(zip(columns, row, strict=True)) for row in rows]
     connection.exec_driver_sql(compiled.string, params)  # type: ignore[arg-type]
+
+
+def select_batches(
+    connection: Connection, query: Select[Any], batch_size: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Run a SELECT on the driver itself and yield its rows `batch_size` at a time, as tuples.
+
+    The same SQL and value conversions SQLAlchemy would use, without a Row object per row:
+    for an export's millions of rows that overhead was a third of the time. Postgres gets a
+    server-side cursor (SQLite's cursor streams anyway), so memory stays flat. Must run
+    inside the connection's transaction (begin it first, e.g. with an earlier query).
+    """
+    dialect = connection.dialect
+    compiled = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if compiled.positiontup is not None:  # ? or %s placeholders: values in SQL order
+        params = tuple(compiled.params[name] for name in compiled.positiontup)
+    converters = [column.type.result_processor(dialect, None) for column in query.selected_columns]
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = (
+        driver.cursor(name="jobs_ui_batches") if dialect.name == "postgresql" else driver.cursor()
+    )
+    try:
+        cursor.execute(compiled.string, params)
+        while batch := cursor.fetchmany(batch_size):
+            if any(converters):
+                batch = [
+                    tuple(
+                        value if convert is None else convert(value)
+                        for convert, value in zip(converters, row, strict=True)
+                    )
+                    for row in batch
+                ]
+            yield batch
+    finally:
+        cursor.close()

@@ -17,11 +17,15 @@ def test_bench_smoke_run_writes_every_figure(tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
         check=False,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "| Figure |" in run.stdout
     figures = json.loads(output.read_text())["figures"]
-    assert [figure["name"][:2] for figure in figures] == ["1.", "2.", "3.", "4.", "5."]
-    assert all(figure["ratio"] and figure["ratio"] > 0 for figure in figures)
+    assert [figure["name"][:2] for figure in figures] == [f"{n}." for n in range(1, 8)]
+    for figure in figures:
+        # Figures 6 and 7 need Chromium, Postgres and Redis: without them (never in CI, where
+        # they raise instead) the row says what is missing rather than a number.
+        measured = not figure["ours"].startswith("not measured")
+        assert (figure["ratio"] > 0) if measured else (figure["ratio"] is None), figure

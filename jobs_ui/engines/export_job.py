@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, String, false, func, or_, select
 
 from jobs_ui.datasets import Dataset, registry
+from jobs_ui.db import select_batches
 from jobs_ui.engines.formats import FileFormat
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.writers import write_rows
@@ -76,8 +78,9 @@ def run_export(
             percent = 99 * written // total if total else 99
             reporter.update(percent, f"Writing rows: {written:,} of {total:,}")
 
-        result = connection.execution_options(yield_per=FETCH_BATCH).execute(rows_query)
-        row_count = write_rows(path, file_format, dataset.columns, result, on_row_batch=report)
+        batches = select_batches(connection, rows_query, FETCH_BATCH)
+        rows = itertools.chain.from_iterable(batches)
+        row_count = write_rows(path, file_format, dataset.columns, rows, on_row_batch=report)
     try:
         reporter.check_cancelled()
     except BaseException:

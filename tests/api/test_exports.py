@@ -111,3 +111,20 @@ def test_download_of_an_unfinished_or_unknown_export(client, services):
     unknown = "00000000-0000-4000-8000-000000000000"
     assert client.get(f"/api/import-export/jobs/{unknown}/download").status_code == 404
     assert client.get("/api/import-export/jobs/nope/download").status_code == 400
+
+
+def test_prices_keep_their_two_decimals_in_every_format(client, tmp_path):
+    path = tmp_path / "products.csv"
+    path.write_text("sku,name,price,stock\nA-1,Widget,12.5,3\nB-2,Gadget,0.1,0\n")
+    imported = wait_for_end(client, start_import(client, path, dataset="products")["jobId"])
+    assert imported["result"]["importedCount"] == 2, imported
+
+    csv_job = wait_for_end(client, start_export(client, dataset="products")["jobId"])
+    rows = list(csv.DictReader(io.StringIO(download(client, csv_job).decode())))
+    assert [(row["sku"], row["price"], row["stock"]) for row in rows] == [
+        ("A-1", "12.50", "3"),
+        ("B-2", "0.10", "0"),
+    ]
+    jsonl_job = wait_for_end(client, start_export(client, dataset="products", fmt="jsonl")["jobId"])
+    lines = [json.loads(line) for line in download(client, jsonl_job).decode().splitlines()]
+    assert [(line["price"], line["stock"]) for line in lines] == [(12.5, 3), (0.1, 0)]
