@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import fanout, latency, server_cost, throughput
+from bench import browser_latency, fanout, latency, scale_latency, server_cost, throughput
 from bench.stats import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -44,6 +44,8 @@ def main() -> None:
         *fanout.run(smoke=args.smoke),
         *server_cost.run(smoke=args.smoke),
         *throughput.run(smoke=args.smoke),
+        *browser_latency.run(smoke=args.smoke),
+        *scale_latency.run(smoke=args.smoke),
     ]
     machine = (
         f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
