@@ -92,3 +92,8 @@ def run(*, smoke: bool = False) -> list[Figure]:
             details={"ours": ours, "minimal": minimal, "sse_starlette": sse_starlette},
         )
     ]
+
+
+if __name__ == "__main__":
+    for figure in run():
+        print(json.dumps(figure.as_dict(), indent=2))

@@ -4,6 +4,10 @@ A notification only says "job X is now at version V". The hub then reads the row
 read per change per process, however many streams follow the job) and wakes every stream of
 that job. Lost or doubled notifications cost nothing but a re-read, and a slow periodic
 re-read while anyone is watching catches whatever was missed.
+
+Waking ten thousand streams must cost little per stream: they all wait on one event per job
+(replaced at each change), with no timer of their own. A single hub-wide tick wakes them
+every `heartbeat_interval` seconds, so each stream can send a keep-alive.
 """
 
 from __future__ import annotations
@@ -32,29 +36,20 @@ class Subscription(Generic[SnapshotT]):
     """One stream's view of a job's feed."""
 
     feed: _Feed[SnapshotT]
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def current(self) -> SnapshotT | None:
         return self.feed.snapshot
 
-    async def next_after(self, version: int, within: float) -> SnapshotT | None:
-        """The newest snapshot past `version`, or None if nothing newer came `within` seconds."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            snapshot = self.feed.snapshot
-            if snapshot is not None and snapshot.version > version:
-                return snapshot
-            self.changed.clear()
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return None
-            # asyncio.timeout, not wait_for: no extra task per waiting stream, which matters
-            # when one change wakes ten thousand of them.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await self.changed.wait()
+    async def next_after(self, version: int) -> SnapshotT | None:
+        """The newest snapshot past `version`; None if the hub's heartbeat tick came first."""
+        feed = self.feed
+        woken = feed.woken  # taken before the check: a change after it sets this very event
+        snapshot = feed.snapshot
+        if snapshot is None or snapshot.version <= version:
+            await woken.wait()
+            snapshot = feed.snapshot
+        return snapshot if snapshot is not None and snapshot.version > version else None
 
 
 @dataclass(eq=False)
@@ -63,8 +58,14 @@ class _Feed(Generic[SnapshotT]):
     subscribers: set[Subscription[SnapshotT]] = field(default_factory=set)
     snapshot: SnapshotT | None = None
     wanted_version: int = 0
+    woken: asyncio.Event = field(default_factory=asyncio.Event)
     reader: asyncio.Task[None] | None = None
     rereader: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Wake every stream waiting on this feed; later waits use a fresh event."""
+        woken, self.woken = self.woken, asyncio.Event()
+        woken.set()
 
 
 class JobFeedHub(Generic[SnapshotT]):
@@ -75,11 +76,14 @@ class JobFeedHub(Generic[SnapshotT]):
         load: Callable[[uuid.UUID], SnapshotT | None],
         *,
         reread_interval: float = 5.0,
+        heartbeat_interval: float = 15.0,
     ) -> None:
         self._load = load
         self._reread_interval = reread_interval
+        self.heartbeat_interval = heartbeat_interval
         self._feeds: dict[uuid.UUID, _Feed[SnapshotT]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ticker: asyncio.Task[None] | None = None
 
     @property
     def watched_jobs(self) -> int:
@@ -110,6 +114,8 @@ class JobFeedHub(Generic[SnapshotT]):
         if feed is None:
             feed = self._feeds[job_id] = _Feed(job_id)
             feed.rereader = asyncio.create_task(self._reread_periodically(feed))
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.create_task(self._tick())
         subscription = Subscription(feed)
         feed.subscribers.add(subscription)
         try:
@@ -148,8 +154,14 @@ class JobFeedHub(Generic[SnapshotT]):
         if feed.snapshot is not None and snapshot.version <= feed.snapshot.version:
             return
         feed.snapshot = snapshot
-        for subscription in feed.subscribers:
-            subscription.changed.set()
+        feed.wake()
+
+    async def _tick(self) -> None:
+        """Wake every stream now and then, with or without a change (for keep-alives)."""
+        while self._feeds:
+            await asyncio.sleep(self.heartbeat_interval)
+            for feed in list(self._feeds.values()):
+                feed.wake()
 
     async def _reread_periodically(self, feed: _Feed[SnapshotT]) -> None:
         while True:
@@ -161,6 +173,7 @@ class JobFeedHub(Generic[SnapshotT]):
 
     def _drop(self, feed: _Feed[SnapshotT]) -> None:
         self._feeds.pop(feed.job_id, None)
-        for task in (feed.reader, feed.rereader):
+        idle_ticker = self._ticker if not self._feeds else None
+        for task in (feed.reader, feed.rereader, idle_ticker):
             if task is not None and not task.done():
                 task.cancel()

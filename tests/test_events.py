@@ -38,7 +38,7 @@ async def test_one_read_per_change_for_many_watchers():
         assert rows.reads == 1 and first.current == Snap(1)
         rows.versions[job_id] = 2
         hub.notify(job_id, 2)
-        got = await asyncio.gather(*(s.next_after(1, within=2) for s in [first, *subs]))
+        got = await asyncio.gather(*(asyncio.wait_for(s.next_after(1), 2) for s in [first, *subs]))
         assert all(snap == Snap(2) for snap in got)
         assert rows.reads == 2
         for w in watchers:
@@ -53,7 +53,7 @@ async def test_notify_from_another_thread_wakes_the_watcher():
     async with hub.subscribe(job_id) as sub:
         rows.versions[job_id] = 5
         threading.Thread(target=hub.notify, args=(job_id, 5)).start()
-        assert await sub.next_after(1, within=2) == Snap(5)
+        assert await asyncio.wait_for(sub.next_after(1), 2) == Snap(5)
 
 
 async def test_stale_or_duplicate_notifications_cost_no_read():
@@ -73,15 +73,34 @@ async def test_a_lost_notification_is_caught_by_the_periodic_reread():
     hub = JobFeedHub(rows.load, reread_interval=0.05)
     async with hub.subscribe(job_id) as sub:
         rows.versions[job_id] = 2  # changed, but nobody notifies
-        assert await sub.next_after(1, within=2) == Snap(2)
+        assert await asyncio.wait_for(sub.next_after(1), 2) == Snap(2)
 
 
-async def test_next_after_times_out_with_none_when_nothing_changes():
+async def test_next_after_gives_none_at_the_heartbeat_tick_when_nothing_changes():
     rows, job_id = FakeRows(), uuid.uuid4()
     rows.versions[job_id] = 1
-    hub = JobFeedHub(rows.load, reread_interval=60)
-    async with hub.subscribe(job_id) as sub:
-        assert await sub.next_after(1, within=0.05) is None
+    hub = JobFeedHub(rows.load, reread_interval=60, heartbeat_interval=0.05)
+    async with hub.subscribe(job_id) as sub, hub.subscribe(uuid.uuid4()) as other:
+        began = asyncio.get_running_loop().time()
+        ticks = await asyncio.wait_for(asyncio.gather(sub.next_after(1), other.next_after(0)), 2)
+        assert ticks == [None, None]  # one tick wakes the streams of every job
+        assert asyncio.get_running_loop().time() - began >= 0.04
+
+
+async def test_a_change_wakes_only_its_own_job_and_the_ticker_stops_when_idle():
+    rows, job_id, other_id = FakeRows(), uuid.uuid4(), uuid.uuid4()
+    rows.versions[job_id] = rows.versions[other_id] = 1
+    hub = JobFeedHub(rows.load, reread_interval=60, heartbeat_interval=60)
+    async with hub.subscribe(job_id) as sub, hub.subscribe(other_id) as other:
+        waiting = asyncio.ensure_future(other.next_after(1))
+        rows.versions[job_id] = 2
+        hub.notify(job_id, 2)
+        assert await asyncio.wait_for(sub.next_after(1), 2) == Snap(2)
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        waiting.cancel()
+    await asyncio.sleep(0)  # let the cancelled ticker finish
+    assert hub._ticker is not None and hub._ticker.done()
 
 
 async def test_unknown_job_has_no_current_snapshot():

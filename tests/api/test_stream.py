@@ -10,7 +10,6 @@ import uuid
 import httpx
 import pytest
 
-import jobs_ui.api.stream as stream_module
 from jobs_ui.models import JobKind
 from jobs_ui.services import Services
 from tests.support.jobs import start_export, wait_for_end
@@ -143,7 +142,7 @@ def test_reconnect_after_the_end_gets_204(client, services):
 
 
 def test_heartbeat_comment_while_nothing_changes(client, services, monkeypatch):
-    monkeypatch.setattr(stream_module, "HEARTBEAT_SECONDS", 0.1)
+    monkeypatch.setattr(services.hub, "heartbeat_interval", 0.1)
     job_id = idle_job(services)
     with client.stream("GET", STREAM, params={"jobId": str(job_id)}) as response:
         lines = response.iter_lines()
