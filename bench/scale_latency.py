@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psycopg
 import redis
 from celery import Celery
 
+from bench.postgres import NotMeasured, fresh_database
 from bench.processes import ROOT, free_port, python_process
 from bench.stats import Figure, summary_ms
 
@@ -47,18 +47,10 @@ NAME = "7. Scale-out latency: Celery worker -> Redis -> another backend (SSE)"
 GOAL = "p50 <= 10 ms"
 # The bench-only task of bench/scale_worker.py (which imports this name).
 DRIVE_TASK = "bench.drive_progress"
-# The same services, and the same override, as the tests' (tests/support/services.py).
-POSTGRES_ADMIN_URL = os.environ.get(
-    "JOBS_UI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 CELERY = Path(sys.executable).with_name("celery")
 START_SECONDS = 60.0  # for a backend or a worker to come up
 ROW_READS = 200  # samples of the hub's re-read of the row, for the breakdown
-
-
-class NotMeasured(Exception):
-    """A service the figure needs does not answer; the figure says so instead of failing."""
 
 
 @dataclass
@@ -233,29 +225,6 @@ def tail(log: Path | None) -> str:
     if log is None or not log.exists():
         return ""
     return "; its log ends:\n" + log.read_text(errors="replace")[-3000:]
-
-
-@contextlib.contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new database with the app's schema (as the tests' migrated_database); dropped after."""
-    from jobs_ui.db import make_engine, migrate
-
-    name = f"jobs_ui_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=2) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as error:
-        raise NotMeasured(f"PostgreSQL at {POSTGRES_ADMIN_URL} does not answer ({error})") from None
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    url = f"{base}/{name}"
-    try:
-        engine = make_engine(url)
-        migrate(engine)
-        engine.dispose()
-        yield url
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=10) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from jobs_ui.settings import get_settings
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 # A writer may wait this long for SQLite's single write lock before giving up. An import
-# holds it while it saves its rows (about 8 s per million), so be generous.
+# holds it while it saves its rows (about a second per million), so be generous.
 SQLITE_BUSY_TIMEOUT_MS = 120_000
 
 # Execution option: this transaction will write, so on SQLite take the write lock at BEGIN.
@@ -110,15 +110,11 @@ def insert_many(
     dict per row: for an import's millions of rows that overhead was most of the save time.
     """
     compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(columns))
-    converters = [table.c[name].type.bind_processor(connection.dialect) for name in columns]
-    if any(converters):
-        rows = [
-            tuple(
-                value if convert is None else convert(value)
-                for convert, value in zip(converters, row, strict=True)
-            )
-            for row in rows
-        ]
+    convert = row_converter(
+        [table.c[name].type.bind_processor(connection.dialect) for name in columns]
+    )
+    if convert is not None:
+        rows = [convert(row) for row in rows]
     if compiled.positiontup is not None:  # ? or %s placeholders: values in SQL order
         order = [list(columns).index(name) for name in compiled.positiontup]
         params: Sequence[Any] = [tuple(row[index] for index in order) for row in rows]
@@ -142,7 +138,9 @@ def select_batches(
     params: Any = compiled.params
     if compiled.positiontup is not None:  # ? or %s placeholders: values in SQL order
         params = tuple(compiled.params[name] for name in compiled.positiontup)
-    converters = [column.type.result_processor(dialect, None) for column in query.selected_columns]
+    convert = row_converter(
+        [column.type.result_processor(dialect, None) for column in query.selected_columns]
+    )
     driver = connection.connection.driver_connection
     assert driver is not None
     cursor = (
@@ -151,14 +149,23 @@ def select_batches(
     try:
         cursor.execute(compiled.string, params)
         while batch := cursor.fetchmany(batch_size):
-            if any(converters):
-                batch = [
-                    tuple(
-                        value if convert is None else convert(value)
-                        for convert, value in zip(converters, row, strict=True)
-                    )
-                    for row in batch
-                ]
-            yield batch
+            yield batch if convert is None else [convert(row) for row in batch]
     finally:
         cursor.close()
+
+
+def row_converter(
+    processors: Sequence[Callable[[Any], Any] | None],
+) -> Callable[[Sequence[Any]], tuple[Any, ...]] | None:
+    """One function applying SQLAlchemy's per-column value processors to a row; None when no
+    column has one (the common case, which then costs nothing per row)."""
+    if not any(processors):
+        return None
+
+    def convert(row: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if value is None or process is None else process(value)
+            for process, value in zip(processors, row, strict=True)
+        )
+
+    return convert

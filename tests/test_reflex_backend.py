@@ -84,7 +84,8 @@ def backend(request, tmp_path: Path) -> Iterator[httpx.Client]:
 
 
 def test_import_streams_to_completed_then_export_downloads(backend, tmp_path):
-    path = contacts_csv(tmp_path / "contacts.csv", 40_000)
+    # Large enough that the import reports progress several times (it takes about a second).
+    path = contacts_csv(tmp_path / "contacts.csv", 300_000)
     job = start_import(backend, path)
     with backend.stream("GET", "/api/import-export/jobs/ws", params={"jobId": job["jobId"]}) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -92,7 +93,7 @@ def test_import_streams_to_completed_then_export_downloads(backend, tmp_path):
     updates = [event.data for event in received[1:]]
     assert received[0].data == {"type": "connected", "jobId": job["jobId"]}
     assert updates[-1]["status"] == "COMPLETED", updates[-1]
-    assert updates[-1]["result"]["importedCount"] == 40_000
+    assert updates[-1]["result"]["importedCount"] == 300_000
     versions = [int(event.id) for event in received[1:]]
     assert versions == sorted(set(versions)), "versions must rise with no duplicate"
     progress = [update["progress"] for update in updates]

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import sqlite
+
+from jobs_ui.db import row_converter
 
 StagedRow = tuple[int, tuple[Any, ...]]  # (row number, values in column order)
 SCHEMA = "import_staging"
@@ -45,8 +47,10 @@ class ImportStaging:
         self.key = key
         self._key_index = self.columns.index(key)
         types = [table.c[name].type for name in self.columns]
-        self._to_scratch = _converters([kind.bind_processor(_DIALECT) for kind in types])
-        self._from_scratch = _converters([kind.result_processor(_DIALECT, None) for kind in types])
+        self._to_scratch = row_converter([kind.bind_processor(_DIALECT) for kind in types])
+        self._from_scratch = row_converter(
+            [kind.result_processor(_DIALECT, None) for kind in types]
+        )
         self._names = ", ".join(_quote(name) for name in self.columns)
         self._prefix = ""  # "import_staging." while attached to a dataset database
         self._db = self._own = sqlite3.connect(path, isolation_level=None)
@@ -200,22 +204,6 @@ class ImportStaging:
     def close(self) -> None:
         self._own.close()
         self.path.unlink(missing_ok=True)
-
-
-def _converters(
-    processors: list[Callable[[Any], Any] | None],
-) -> Callable[[Sequence[Any]], tuple[Any, ...]] | None:
-    """One function converting a row's values column by column; None when none need it."""
-    if not any(processors):
-        return None
-
-    def convert(values: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(
-            value if value is None or process is None else process(value)
-            for process, value in zip(processors, values, strict=True)
-        )
-
-    return convert
 
 
 def _as_text(value: object) -> str | None:
