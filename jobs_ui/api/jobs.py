@@ -14,7 +14,7 @@ from starlette.formparsers import MultiPartException
 
 from jobs_ui.api.deps import OwnerDep, ServicesDep, parse_job_id
 from jobs_ui.api.errors import ApiError
-from jobs_ui.api.uploads import save_upload, too_large_message
+from jobs_ui.api.uploads import save_upload, too_large_message, with_body_limit
 from jobs_ui.datasets import UnknownDatasetError, registry
 from jobs_ui.engines.formats import FileFormat, format_from_filename
 from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, job_public
@@ -64,6 +64,8 @@ async def create_import(
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
         raise ApiError(413, too_large_message(limit))
+    if not declared.isdigit():
+        request = with_body_limit(request, limit, overhead=MULTIPART_OVERHEAD)
     try:
         form = await request.form(max_files=1, max_fields=10)
     except MultiPartException as error:

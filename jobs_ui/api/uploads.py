@@ -6,6 +6,9 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO
 
+from starlette.requests import Request
+from starlette.types import Message
+
 from jobs_ui.api.errors import ApiError
 
 COPY_CHUNK = 1024 * 1024
@@ -13,6 +16,25 @@ COPY_CHUNK = 1024 * 1024
 
 def too_large_message(limit: int) -> str:
     return f"The file is larger than the {limit / 1024 / 1024:.0f} MB limit."
+
+
+def with_body_limit(request: Request, limit: int, *, overhead: int) -> Request:
+    """The same request, but its body fails with 413 once more than `limit + overhead` bytes
+    have arrived. For an upload that does not declare its length (chunked), which cannot be
+    refused up front: without this the form parser would spool all of it to disk first."""
+    receive = request.receive
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit + overhead:
+                raise ApiError(413, too_large_message(limit))
+        return message
+
+    return Request(request.scope, counted)
 
 
 def save_upload(source: BinaryIO, destination: Path, *, limit: int) -> int:

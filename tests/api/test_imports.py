@@ -164,6 +164,24 @@ def test_upload_over_the_limit_is_refused_and_nothing_is_kept(client, services, 
     assert client.get("/api/import-export/jobs").json()["jobs"] == []
 
 
+def test_a_chunked_upload_over_the_limit_is_refused(client):
+    def body():  # a multipart body with no declared length, 64 MB against an 8 MB limit
+        yield b'--b\r\nContent-Disposition: form-data; name="dataset"\r\n\r\ncontacts\r\n'
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'
+        for _ in range(64):
+            yield b"x" * (1024 * 1024)
+        yield b"\r\n--b--\r\n"
+
+    response = client.post(
+        "/api/import-export/jobs/import",
+        content=body(),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert response.status_code == 413
+    assert response.json() == {"error": "The file is larger than the 8 MB limit.", "status": 413}
+    assert client.get("/api/import-export/jobs").json()["jobs"] == []
+
+
 def test_unknown_dataset_and_missing_fields(client, tmp_path):
     path = contacts_csv(tmp_path / "c.csv", 1)
     response = upload(client, path, dataset="planets")
