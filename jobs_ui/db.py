@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Select, Table, event, insert, text
+from sqlalchemy import Connection, Engine, Select, event, text
 from sqlmodel import create_engine
 
 from jobs_ui.settings import get_settings
@@ -99,28 +99,6 @@ def new_revision(message: str) -> None:
     engine = make_engine(get_settings().sqlalchemy_url)
     migrate(engine)
     command.revision(alembic_config(engine), message=message, autogenerate=True)
-
-
-def insert_many(
-    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> None:
-    """INSERT rows (tuples in `columns` order) with one driver-level executemany.
-
-    The same SQL and value conversions SQLAlchemy would use, without building a parameter
-    dict per row: for an import's millions of rows that overhead was most of the save time.
-    """
-    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(columns))
-    convert = row_converter(
-        [table.c[name].type.bind_processor(connection.dialect) for name in columns]
-    )
-    if convert is not None:
-        rows = [convert(row) for row in rows]
-    if compiled.positiontup is not None:  # ? or %s placeholders: values in SQL order
-        order = [list(columns).index(name) for name in compiled.positiontup]
-        params: Sequence[Any] = [tuple(row[index] for index in order) for row in rows]
-    else:  # named placeholders
-        params = [dict(zip(columns, row, strict=True)) for row in rows]
-    connection.exec_driver_sql(compiled.string, params)  # type: ignore[arg-type]
 
 
 def select_batches(

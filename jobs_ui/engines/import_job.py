@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, text
 
 from jobs_ui.datasets import Dataset, registry
-from jobs_ui.db import WRITE_LOCK_OPTION, insert_many, is_sqlite
+from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
 from jobs_ui.engines.formats import FileFormat, RawRow, UnreadableFileError, open_reader
+from jobs_ui.engines.postgres_save import save_through_copy
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.records import ImportFileError, key_rows_by_field, records
 from jobs_ui.engines.row_errors import describe_validation_error
@@ -38,7 +39,6 @@ __all__ = ["ImportFileError", "error_report_url", "run_import"]
 
 ERRORS_IN_RESULT = 100
 BATCH_ROWS = 1_000  # rows read, validated and staged together; progress is reported per batch
-WRITE_BATCH = 2_000  # staged rows per INSERT when saving to a database other than SQLite
 COPY_PART_ROWS = 100_000  # file rows per INSERT ... SELECT on SQLite, between progress reports
 VALIDATION_SHARE = 90  # percent of the bar for phase 1
 
@@ -151,9 +151,13 @@ def _save(
                 errors = _write_error_report(report, dataset, staging)
                 reporter.check_cancelled()  # last chance: after the commit the rows are kept
         else:
+            progress.passes = 2  # COPY into a temporary table, then INSERT ... SELECT
             with connection.begin():
                 _lock_table(connection, dataset)
-                written = _save_in_batches(connection, dataset, staging, progress)
+                _skip_repeated_keys(dataset, staging)
+                written = save_through_copy(
+                    connection, dataset, staging, progress.advance, _exists_reason(dataset)
+                )
                 errors = _write_error_report(report, dataset, staging)
                 reporter.check_cancelled()
     return written, errors
@@ -165,44 +169,17 @@ class _SaveProgress:
     def __init__(self, reporter: ProgressReporter, to_write: int) -> None:
         self._reporter = reporter
         self._to_write = to_write
+        self.passes = 1  # how many times the save goes over every row
         self.processed = self.written = 0
 
     def advance(self, processed: int, written: int) -> None:
         self.processed += processed
         self.written += written
-        share = (99 - VALIDATION_SHARE) * self.processed // max(self._to_write, 1)
+        work = max(self._to_write * self.passes, 1)
+        share = (99 - VALIDATION_SHARE) * min(self.processed, work) // work
         message = f"Saving rows: {self.written:,} of {self._to_write:,}"
         self._reporter.update(VALIDATION_SHARE + share, message)
         self._reporter.check_cancelled()
-
-
-def _save_in_batches(
-    connection: Connection, dataset: Dataset, staging: ImportStaging, progress: _SaveProgress
-) -> int:
-    """Any database: look up each batch's keys, insert the new rows with one executemany."""
-    _skip_repeated_keys(dataset, staging)
-    table = dataset.sql_table
-    key_column = table.c[dataset.key]
-    key_index = dataset.columns.index(dataset.key)
-    for batch in staging.staged_batches(WRITE_BATCH):
-        keys = [values[key_index] for _row_no, values in batch]
-        existing = set(connection.scalars(select(key_column).where(key_column.in_(keys))))
-        fresh = []
-        for row_no, values in batch:
-            key = values[key_index]
-            if key in existing:
-                record = dict(zip(dataset.columns, values, strict=True))
-                staging.skip(
-                    row_no,
-                    record,
-                    _exists_prefix(dataset) + sql_quote(key) + _exists_suffix(dataset),
-                )
-            else:
-                fresh.append(values)
-        if fresh:
-            insert_many(connection, table, dataset.columns, fresh)
-        progress.advance(len(batch), len(fresh))
-    return progress.written
 
 
 def _save_within_sqlite(dataset: Dataset, staging: ImportStaging, progress: _SaveProgress) -> int:
@@ -224,6 +201,10 @@ def _save_within_sqlite(dataset: Dataset, staging: ImportStaging, progress: _Sav
 
 def _skip_repeated_keys(dataset: Dataset, staging: ImportStaging) -> int:
     return staging.skip_repeated_keys(f"Duplicate {dataset.key}: same as row ", " of this file")
+
+
+def _exists_reason(dataset: Dataset) -> Callable[[Any], str]:
+    return lambda key: _exists_prefix(dataset) + sql_quote(key) + _exists_suffix(dataset)
 
 
 def _exists_prefix(dataset: Dataset) -> str:
