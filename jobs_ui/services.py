@@ -20,9 +20,12 @@ from jobs_ui.db import make_engine, migrate
 from jobs_ui.events import JobFeedHub
 from jobs_ui.files import DataFiles
 from jobs_ui.redis_events import RedisListener, RedisPublisher
+from jobs_ui.retention import sweep_old_files
 from jobs_ui.runner import CeleryRunner, InProcessRunner, JobRunner
 from jobs_ui.settings import Settings
 from jobs_ui.store import JobStore, Notifier
+
+SWEEP_INTERVAL_SECONDS = 3600.0  # how often old job files are looked for
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,7 @@ class Services:
             self._tasks.append(asyncio.create_task(self.listener.run()))
         if self.settings.runner_kind == "celery":
             self._tasks.append(asyncio.create_task(self._reap_stale_jobs()))
+        self._tasks.append(asyncio.create_task(self._sweep_old_files()))
         try:
             yield
         finally:
@@ -117,6 +121,16 @@ class Services:
                 await asyncio.to_thread(self.store.fail_stale, older_than=older_than)
             except SQLAlchemyError:
                 log.warning("could not check for stale jobs", exc_info=True)
+
+    async def _sweep_old_files(self) -> None:
+        """Delete the files of jobs that ended more than `keep_files_days` ago, every hour."""
+        keep_for = timedelta(days=self.settings.keep_files_days)
+        while True:
+            try:
+                await asyncio.to_thread(sweep_old_files, self.store, self.files, keep_for=keep_for)
+            except (SQLAlchemyError, OSError):
+                log.warning("could not delete old job files", exc_info=True)
+            await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
 
 
 def _both(local: Notifier, remote: Notifier | None) -> Notifier:

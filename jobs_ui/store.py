@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, update
@@ -173,6 +173,19 @@ class JobStore:
             alive = bool(session.exec(statement).rowcount)  # type: ignore[call-overload]
             session.commit()
         return alive
+
+    def still_needed(
+        self, job_ids: Sequence[uuid.UUID], *, ended_after: datetime
+    ) -> set[uuid.UUID]:
+        """Of `job_ids`, the jobs that exist and have not ended, or ended after `ended_after`."""
+        if not job_ids:
+            return set()
+        query = select(Job.id).where(
+            col(Job.id).in_(job_ids),
+            (col(Job.finished_at).is_(None)) | (col(Job.finished_at) > ended_after),
+        )
+        with Session(self.engine) as session:
+            return set(session.exec(query))
 
     def fail_stale(self, *, older_than: timedelta) -> list[uuid.UUID]:
         """End FAILED every PROCESSING job whose runner has been silent for `older_than`."""
