@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from jobs_ui.api.deps import ServicesDep
 from jobs_ui.api.messages import connected_message, error_message
@@ -46,13 +48,13 @@ async def job_status_stream(request: Request, services: ServicesDep) -> Response
         return _event_stream(format_event(error_message(text)))
 
     known_version = _last_event_id(request)
-    subscribing = services.hub.subscribe(job_id)
-    subscription = await subscribing.__aenter__()
+    held = AsyncExitStack()  # the subscription, released when the response is over
+    subscription = await held.enter_async_context(services.hub.subscribe(job_id))
     current = subscription.current
     if current is not None and known_version > current.version and not current.final:
         known_version = 0  # an id from somewhere else (another job, a reset database)
     if current is None or (current.final and known_version >= current.version):
-        await subscribing.__aexit__(None, None, None)
+        await held.aclose()
         if current is None:
             return _event_stream(format_event(error_message("Job not found")))
         return Response(status_code=204)  # the client has the final state: stop reconnecting
@@ -73,6 +75,21 @@ async def job_status_stream(request: Request, services: ServicesDep) -> Response
                 if snapshot.final:
                     return
         finally:
-            await subscribing.__aexit__(None, None, None)
+            await held.aclose()
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return _HoldingStreamingResponse(events(), held)
+
+
+class _HoldingStreamingResponse(StreamingResponse):
+    """A stream that releases what it holds however the response ends: also when the client
+    is gone before the first byte, when the body never starts and so never cleans up."""
+
+    def __init__(self, content: AsyncIterator[bytes], held: AsyncExitStack) -> None:
+        super().__init__(content, media_type="text/event-stream", headers=SSE_HEADERS)
+        self._held = held
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._held.aclose()  # a second aclose does nothing

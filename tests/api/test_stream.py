@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -205,3 +206,28 @@ def test_a_last_event_id_beyond_the_job_starts_over(client, services):
         stream = events(response)
         assert next(stream).id == "0"
         assert next(stream).data["version"] == 2
+
+
+async def test_a_client_gone_before_the_first_byte_leaves_nothing_subscribed(services):
+    from jobs_ui.api.app import create_api
+
+    job_id = idle_job(services)
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        raise OSError("the client is gone")
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
+        "method": "GET", "scheme": "http", "path": STREAM, "raw_path": STREAM.encode(),
+        "query_string": f"jobId={job_id}".encode(), "headers": [], "root_path": "",
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+    with contextlib.suppress(Exception):
+        await create_api(services)(scope, receive, send)
+    assert sent and sent[0]["type"] == "http.response.start"  # it got as far as answering
+    assert services.hub.watched_jobs == 0
