@@ -14,6 +14,7 @@ import codecs
 import csv
 import io
 import json
+import operator
 import os
 import re
 import zipfile
@@ -23,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import compress
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Protocol, Self
@@ -309,6 +311,14 @@ def _check_header(names: list[str]) -> list[str]:
     return names
 
 
+def _picker(positions: list[int]) -> Callable[[list[str]], Sequence[str]]:
+    """The cells at `positions` of a row, as a tuple (itemgetter alone unpacks a single one)."""
+    if len(positions) == 1:
+        (only,) = positions
+        return lambda fields: (fields[only],)
+    return operator.itemgetter(*positions)
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
@@ -401,18 +411,20 @@ class _CsvReader(_ReaderBase):
         # The hot loop of a million-row import: locals only, one branch for good rows.
         keys = self._keys_by_position()
         width = len(keys)
+        kept = tuple(key for key in keys if key)
+        # The cells of the kept columns, by one C call (None: every column is kept).
+        pick = None if len(kept) == width else _picker([i for i, key in enumerate(keys) if key])
         number = self._number
         try:
             for fields in self._records:
                 number += 1
-                # Every CSV cell is a str, so a blank one is simply falsy; zip stops at the
-                # shorter side, which only a malformed row (given a problem) makes differ.
-                values = {
-                    key: value for key, value in zip(keys, fields, strict=False) if key and value
-                }
                 if len(fields) == width:
-                    yield RawRow(number, values)
+                    cells = fields if pick is None else pick(fields)
+                    # Every CSV cell is a str, so a blank one is falsy: compress drops it, in C.
+                    # (The lengths match; zip's strict keyword alone costs a tenth of a µs.)
+                    yield RawRow(number, dict(compress(zip(kept, cells), cells)))  # noqa: B905
                 elif not _is_blank_record(fields):
+                    values = {k: v for k, v in zip(keys, fields, strict=False) if k and v}
                     yield RawRow(number, values, _field_count_problem(len(fields), width))
         except (UnicodeDecodeError, csv.Error) as err:
             raise self._unreadable(err, number + 1) from err

@@ -107,7 +107,7 @@ def _validate_batch(
     values_of = operator.attrgetter(*dataset.columns)
     if len(dataset.columns) == 1:  # attrgetter of one name returns the bare value
         values_of = _one_tuple(values_of)
-    valid: list[tuple[int, tuple[Any, ...]]] = []
+    valid: list[tuple[Any, ...]] = []  # (row number, *values)
     for raw, record in zip(batch, said, strict=True):
         if raw.problem:
             staging.skip(raw.number, record, raw.problem)
@@ -117,7 +117,7 @@ def _validate_batch(
         except ValidationError as error:
             staging.skip(raw.number, record, describe_validation_error(error, model))
             continue
-        valid.append((raw.number, values_of(row)))
+        valid.append((raw.number, *values_of(row)))
     staging.stage_many(valid)
 
 

@@ -64,6 +64,7 @@ class ImportStaging:
             f"""
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
+            PRAGMA page_size = 65536;
             CREATE TABLE staged (row_no INTEGER PRIMARY KEY, {typed});
             CREATE TABLE skipped (row_no INTEGER NOT NULL, reason TEXT NOT NULL, {as_text});
             CREATE INDEX skipped_in_file_order ON skipped (row_no);
@@ -75,10 +76,11 @@ class ImportStaging:
 
     # --- phase 1: reading the file ------------------------------------------------------
 
-    def stage_many(self, rows: Sequence[StagedRow]) -> None:
-        """Keep valid rows (repeated keys are sorted out once the file is read)."""
+    def stage_many(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Keep valid rows, each `(row number, *values in column order)`: flat, so a million
+        rows build one tuple each. Repeated keys are sorted out once the file is read."""
         convert = self._to_scratch
-        params = [(row_no, *(convert(values) if convert else values)) for row_no, values in rows]
+        params = rows if convert is None else [(row[0], *convert(row[1:])) for row in rows]
         marks = ", ".join("?" * (len(self.columns) + 1))
         self._db.executemany(f"INSERT INTO staged VALUES ({marks})", params)
         self.staged_count += len(rows)

@@ -23,9 +23,9 @@ def product(sku, price="1.50"):
 
 def test_repeated_keys_are_reported_with_the_first_row_that_had_them(tmp_path):
     with contextlib.closing(staging_for_products(tmp_path)) as staging:
-        staging.stage_many([(2, product("a")), (3, product("b"))])
+        staging.stage_many([(2, *product("a")), (3, *product("b"))])
         # across batches (a) and within one (c twice)
-        staging.stage_many([(4, product("a")), (5, product("c")), (6, product("c", "9.99"))])
+        staging.stage_many([(4, *product("a")), (5, *product("c")), (6, *product("c", "9.99"))])
         assert staging.staged_count == 5
 
         moved = staging.skip_repeated_keys("Duplicate sku: same as row ", " of this file")
@@ -44,7 +44,7 @@ def test_repeated_keys_are_reported_with_the_first_row_that_had_them(tmp_path):
 
 def test_staged_values_come_back_as_python_gave_them(tmp_path):
     with contextlib.closing(staging_for_products(tmp_path)) as staging:
-        staging.stage_many([(2, product("a", "12.34"))])
+        staging.stage_many([(2, *product("a", "12.34"))])
         ((row_no, values),) = next(staging.staged_batches(10))
     assert (row_no, values) == (2, ("a", "Product a", Decimal("12.34"), 3))
 
@@ -57,7 +57,7 @@ def test_attached_to_a_sqlite_database_it_copies_only_new_keys(tmp_path):
     )
     database.execute("INSERT INTO products (sku, name, price, stock) VALUES ('b', 'old', 1, 1)")
     with contextlib.closing(staging_for_products(tmp_path)) as staging:
-        staging.stage_many([(2, product("a")), (3, product("b")), (4, product("a"))])
+        staging.stage_many([(2, *product("a")), (3, *product("b")), (4, *product("a"))])
         with staging.attached(database):
             existing = staging.skip_existing(PRODUCTS.sql_table, "sku ", " already exists")
             written = staging.copy_new(PRODUCTS.sql_table, 2, 4)
