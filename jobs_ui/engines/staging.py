@@ -65,7 +65,6 @@ class ImportStaging:
             f"""
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
-            PRAGMA page_size = 65536;
             CREATE TABLE staged (row_no INTEGER PRIMARY KEY, {typed});
             CREATE TABLE skipped (row_no INTEGER NOT NULL, reason TEXT NOT NULL, {as_text});
             CREATE INDEX skipped_in_file_order ON skipped (row_no);
