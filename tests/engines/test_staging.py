@@ -76,3 +76,18 @@ def test_closing_removes_the_scratch_file(tmp_path):
     assert list(staging.skipped_rows()) == [(7, ("x", None, None, "5"), "why")]
     staging.close()
     assert not staging.path.exists()
+
+
+def test_an_error_while_attached_still_detaches_and_keeps_the_error(tmp_path):
+    database = sqlite3.connect(tmp_path / "data.sqlite", isolation_level=None)
+    with contextlib.closing(staging_for_products(tmp_path)) as staging:
+        for row_no in (2, 3):
+            staging.skip(row_no, {"sku": f"s{row_no}"}, "why")
+        try:
+            with staging.attached(database):
+                for _row in staging.skipped_rows():  # a cursor left open mid-way
+                    raise OSError("disk full")
+        except OSError as error:
+            assert str(error) == "disk full"  # not hidden by a failed DETACH
+        names = [row[1] for row in database.execute("PRAGMA database_list")]
+    assert names == ["main"]
