@@ -173,7 +173,11 @@ class JobFeedHub(Generic[SnapshotT]):
 
     def _drop(self, feed: _Feed[SnapshotT]) -> None:
         self._feeds.pop(feed.job_id, None)
-        idle_ticker = self._ticker if not self._feeds else None
+        idle_ticker = None
+        if not self._feeds:
+            # Forget it now: a cancelled task is not done() until it next runs, and a new
+            # subscriber in the meantime must start a ticker of its own.
+            idle_ticker, self._ticker = self._ticker, None
         for task in (feed.reader, feed.rereader, idle_ticker):
             if task is not None and not task.done():
                 task.cancel()

@@ -99,8 +99,17 @@ async def test_a_change_wakes_only_its_own_job_and_the_ticker_stops_when_idle():
         await asyncio.sleep(0.05)
         assert not waiting.done()
         waiting.cancel()
-    await asyncio.sleep(0)  # let the cancelled ticker finish
-    assert hub._ticker is not None and hub._ticker.done()
+    assert hub._ticker is None
+
+
+async def test_a_subscriber_right_after_the_last_one_left_still_gets_heartbeats():
+    rows, job_id = FakeRows(), uuid.uuid4()
+    rows.versions[job_id] = 1
+    hub = JobFeedHub(rows.load, reread_interval=60, heartbeat_interval=0.05)
+    async with hub.subscribe(job_id):
+        pass  # the last subscriber leaves: the ticker is cancelled...
+    async with hub.subscribe(job_id) as sub:  # ...and someone subscribes in the same turn
+        assert await asyncio.wait_for(sub.next_after(1), 2) is None  # a heartbeat tick came
 
 
 async def test_unknown_job_has_no_current_snapshot():
