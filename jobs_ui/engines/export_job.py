@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from datetime import UTC, datetime
 from typing import Any
@@ -78,9 +79,10 @@ def run_export(
             percent = 99 * written // total if total else 99
             reporter.update(percent, f"Writing rows: {written:,} of {total:,}")
 
-        batches = select_batches(connection, rows_query, FETCH_BATCH)
-        rows = itertools.chain.from_iterable(batches)
-        row_count = write_rows(path, file_format, dataset.columns, rows, on_row_batch=report)
+        # Closed here, whatever happens: its cursor must not outlive this connection's turn.
+        with contextlib.closing(select_batches(connection, rows_query, FETCH_BATCH)) as batches:
+            rows = itertools.chain.from_iterable(batches)
+            row_count = write_rows(path, file_format, dataset.columns, rows, on_row_batch=report)
     try:
         reporter.check_cancelled()
     except BaseException:
