@@ -14,6 +14,7 @@ import csv
 import itertools
 import logging
 import operator
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -183,19 +184,38 @@ class _SaveProgress:
 
 
 def _save_within_sqlite(dataset: Dataset, staging: ImportStaging, progress: _SaveProgress) -> int:
-    """SQLite: INSERT ... SELECT over the attached scratch file, in parts for progress."""
+    """SQLite: INSERT ... SELECT over the attached scratch file, in parts for progress.
+
+    Keys repeated within the file are looked for only once the table's unique key refuses a
+    row (most files repeat none, and looking costs an index over every staged row); the part
+    is then tried again. A row refused for any other reason fails the import: nothing is kept.
+    """
     table = dataset.sql_table
-    existing = staging.skip_existing(table, _exists_prefix(dataset), _exists_suffix(dataset))
+    had_rows = staging.table_has_rows(table)
+    existing = (
+        staging.skip_existing(table, _exists_prefix(dataset), _exists_suffix(dataset))
+        if had_rows
+        else 0
+    )
     progress.advance(existing, 0)
     staged = staging.staged_count
+    repeated: int | None = None  # how many, once looked for
     first, last = staging.row_number_range()
     for start in range(first, last + 1, COPY_PART_ROWS):
-        written = staging.copy_new(table, start, min(start + COPY_PART_ROWS - 1, last))
+        end = min(start + COPY_PART_ROWS - 1, last)
+        try:
+            written = staging.copy_new(table, start, end, only_new_keys=had_rows)
+        except sqlite3.IntegrityError:
+            if repeated is not None:
+                raise
+            repeated = _skip_repeated_keys(dataset, staging)
+            written = staging.copy_new(table, start, end, only_new_keys=had_rows)
         progress.advance(written, written)
-    refused = staged - existing - progress.written
-    # The table's unique key refused these; only a key repeated in the file explains that.
-    if refused and _skip_repeated_keys(dataset, staging) != refused:
-        raise RuntimeError(f"{dataset.name}: the database refused rows for an unknown reason")
+    # Passed over as already in the table, but brought by an earlier part: repeats as well.
+    if repeated is None and staged - existing - progress.written:
+        repeated = _skip_repeated_keys(dataset, staging)
+    if staged - existing - progress.written != (repeated or 0):
+        raise RuntimeError(f"{dataset.name}: rows were neither saved nor reported as skipped")
     return progress.written
 
 

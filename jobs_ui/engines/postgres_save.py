@@ -39,12 +39,12 @@ def save_through_copy(
     key = quote(dataset.key)
     connection.exec_driver_sql(
         f"CREATE TEMPORARY TABLE {TEMPORARY_TABLE} ON COMMIT DROP AS "
-        f"SELECT 0::bigint AS row_no, {names} FROM {target} WITH NO DATA"
+        f"SELECT 0::bigint AS _row_no, {names} FROM {target} WITH NO DATA"
     )
     driver = connection.connection.driver_connection
     assert driver is not None
     with driver.cursor() as cursor:
-        with cursor.copy(f"COPY {TEMPORARY_TABLE} (row_no, {names}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {TEMPORARY_TABLE} (_row_no, {names}) FROM STDIN") as copy:
             for batch in staging.staged_batches(COPY_BATCH):
                 for row_no, values in batch:
                     copy.write_row((row_no, *values))
@@ -54,7 +54,7 @@ def save_through_copy(
     _skip_existing(connection, dataset, staging, existing, existing_reason)
     written = connection.exec_driver_sql(
         f"INSERT INTO {target} ({names}) SELECT {names} FROM {TEMPORARY_TABLE} AS s "
-        f"WHERE NOT {existing} ORDER BY s.row_no"
+        f"WHERE NOT {existing} ORDER BY s._row_no"
     ).rowcount
     advance(staging.staged_count, written)  # the second pass over the rows
     return written
@@ -76,8 +76,8 @@ def _skip_existing(
     # A server-side cursor: re-importing a large file finds every one of its keys.
     with driver.cursor(name="jobs_ui_existing_keys") as cursor:
         cursor.execute(
-            f"SELECT s.row_no, {names} FROM {TEMPORARY_TABLE} AS s WHERE {existing} "
-            "ORDER BY s.row_no"
+            f"SELECT s._row_no, {names} FROM {TEMPORARY_TABLE} AS s WHERE {existing} "
+            "ORDER BY s._row_no"
         )
         while rows := cursor.fetchmany(SKIPPED_BATCH):
             for row_no, *values in rows:

@@ -2,7 +2,8 @@
 
 Validated rows wait here until the whole file has been read, so the dataset table is written
 in one short transaction at the end (all or nothing) and memory stays flat however large the
-file is. The staged table has the dataset table's columns, so SQLite finds the keys repeated
+file is. The staged table has the dataset table's columns (its own columns start with an
+underscore, which no dataset field can), so SQLite finds the keys repeated
 within the file, and a SQLite dataset table is filled from it
 with one `INSERT ... SELECT` (see `attached`) instead of a million Python round trips.
 
@@ -65,9 +66,9 @@ class ImportStaging:
             f"""
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
-            CREATE TABLE staged (row_no INTEGER PRIMARY KEY, {typed});
-            CREATE TABLE skipped (row_no INTEGER NOT NULL, reason TEXT NOT NULL, {as_text});
-            CREATE INDEX skipped_in_file_order ON skipped (row_no);
+            CREATE TABLE staged (_row_no INTEGER PRIMARY KEY, {typed});
+            CREATE TABLE skipped (_row_no INTEGER NOT NULL, _reason TEXT NOT NULL, {as_text});
+            CREATE INDEX skipped_in_file_order ON skipped (_row_no);
             BEGIN;
             """
         )
@@ -105,15 +106,15 @@ class ImportStaging:
         skipped (their key was in the table) are left alone. The reason names the first row.
         """
         key, at = _quote(self.key), self._prefix
-        self._db.execute(f"CREATE INDEX IF NOT EXISTS {at}staged_by_key ON staged ({key}, row_no)")
+        self._db.execute(f"CREATE INDEX IF NOT EXISTS {at}staged_by_key ON staged ({key}, _row_no)")
         repeated = f"""
-            EXISTS (SELECT 1 FROM {at}staged AS e WHERE e.{key} = s.{key} AND e.row_no < s.row_no)
-            AND NOT EXISTS (SELECT 1 FROM {at}skipped AS k WHERE k.row_no = s.row_no)"""
-        first = f"(SELECT min(e.row_no) FROM {at}staged AS e WHERE e.{key} = s.{key})"
+            EXISTS (SELECT 1 FROM {at}staged AS e WHERE e.{key} = s.{key} AND e._row_no < s._row_no)
+            AND NOT EXISTS (SELECT 1 FROM {at}skipped AS k WHERE k._row_no = s._row_no)"""
+        first = f"(SELECT min(e._row_no) FROM {at}staged AS e WHERE e.{key} = s.{key})"
         moved = self._db.execute(
             f"""
-            INSERT INTO {at}skipped (row_no, reason, {self._names})
-            SELECT s.row_no, ? || {first} || ?, {self._text_of_staged()}
+            INSERT INTO {at}skipped (_row_no, _reason, {self._names})
+            SELECT s._row_no, ? || {first} || ?, {self._text_of_staged()}
             FROM {at}staged AS s WHERE {repeated}
             """,
             (reason_prefix, reason_suffix),
@@ -121,7 +122,7 @@ class ImportStaging:
         if moved:
             # Rows skipped while reading were never staged: the ones found here are all there is.
             self._db.execute(
-                f"DELETE FROM {at}staged WHERE row_no IN (SELECT row_no FROM {at}skipped)"
+                f"DELETE FROM {at}staged WHERE _row_no IN (SELECT _row_no FROM {at}skipped)"
             )
         self.staged_count -= moved
         self.skipped_count += moved
@@ -141,13 +142,15 @@ class ImportStaging:
     def staged_batches(self, size: int) -> Iterator[list[StagedRow]]:
         """Staged rows in file order, `size` at a time, values as Python gave them."""
         convert = self._from_scratch
-        cursor = self._db.execute(f"SELECT * FROM {self._prefix}staged ORDER BY row_no")
+        cursor = self._db.execute(f"SELECT * FROM {self._prefix}staged ORDER BY _row_no")
         while batch := cursor.fetchmany(size):
             yield [(row[0], convert(row[1:]) if convert else row[1:]) for row in batch]
 
     def skipped_rows(self) -> Iterator[tuple[int, tuple[str | None, ...], str]]:
         """Skipped rows in file order: (row number, cells as text by column, reason)."""
-        query = f"SELECT row_no, reason, {self._names} FROM {self._prefix}skipped ORDER BY row_no"
+        query = (
+            f"SELECT _row_no, _reason, {self._names} FROM {self._prefix}skipped ORDER BY _row_no"
+        )
         for row_no, reason, *cells in self._db.execute(query):
             yield row_no, tuple(cells), reason
 
@@ -174,39 +177,50 @@ class ImportStaging:
     def row_number_range(self) -> tuple[int, int]:
         """The first and last staged row numbers (0, -1 when nothing is staged)."""
         first, last = self._db.execute(
-            f"SELECT min(row_no), max(row_no) FROM {self._prefix}staged"
+            f"SELECT min(_row_no), max(_row_no) FROM {self._prefix}staged"
         ).fetchone()
         return (0, -1) if first is None else (first, last)
 
+    def table_has_rows(self, table: Table) -> bool:
+        return (
+            self._db.execute(f"SELECT 1 FROM main.{_quote(table.name)} LIMIT 1").fetchone()
+            is not None
+        )
+
     def skip_existing(self, table: Table, reason_prefix: str, reason_suffix: str) -> int:
         """Record as skipped every staged row whose key `table` already holds; returns how many."""
-        target = f"main.{_quote(table.name)}"
-        if self._db.execute(f"SELECT 1 FROM {target} LIMIT 1").fetchone() is None:
-            return 0  # a first import into an empty table: nothing to look up
         key = _quote(self.key)
         cursor = self._db.execute(
             f"""
-            INSERT INTO {SCHEMA}.skipped (row_no, reason, {self._names})
-            SELECT s.row_no, ? || quote(s.{key}) || ?, {self._text_of_staged()}
+            INSERT INTO {SCHEMA}.skipped (_row_no, _reason, {self._names})
+            SELECT s._row_no, ? || quote(s.{key}) || ?, {self._text_of_staged()}
             FROM {SCHEMA}.staged AS s
-            WHERE EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})
+            WHERE EXISTS (SELECT 1 FROM main.{_quote(table.name)} AS t WHERE t.{key} = s.{key})
             """,
             (reason_prefix, reason_suffix),
         )
         self.skipped_count += cursor.rowcount
         return cursor.rowcount
 
-    def copy_new(self, table: Table, first: int, last: int) -> int:
-        """Insert staged rows numbered first..last in file order; returns how many went in.
+    def copy_new(self, table: Table, first: int, last: int, *, only_new_keys: bool) -> int:
+        """Insert the staged rows numbered first..last, in file order; returns how many.
 
-        The table's unique key refuses (and SQLite then skips) a key it already holds: one
-        that was there before (see `skip_existing`) or one an earlier row of this file brought.
+        `only_new_keys` passes over rows whose key the table holds (it had rows before this
+        import). Any row the table refuses otherwise fails the statement, and only it: a key
+        repeated within the part (see `skip_repeated_keys`) or a constraint of the table's own.
         """
+        target = f"main.{_quote(table.name)}"
+        key = _quote(self.key)
+        new_keys_only = (
+            f"AND NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})"
+            if only_new_keys
+            else ""
+        )
         cursor = self._db.execute(
             f"""
-            INSERT OR IGNORE INTO main.{_quote(table.name)} ({self._names})
-            SELECT {self._names} FROM {SCHEMA}.staged
-            WHERE row_no BETWEEN ? AND ? ORDER BY row_no
+            INSERT INTO {target} ({self._names})
+            SELECT {self._names} FROM {SCHEMA}.staged AS s
+            WHERE s._row_no BETWEEN ? AND ? {new_keys_only} ORDER BY s._row_no
             """,
             (first, last),
         )

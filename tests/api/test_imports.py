@@ -265,3 +265,29 @@ def test_a_quote_that_is_never_closed_fails_the_file_instead_of_merging_rows(cli
     job = wait_for_end(client, start_import(client, path)["jobId"])
     assert job["status"] == "FAILED"
     assert "never closed" in job["error"] and "row 2" in job["error"]
+
+
+@pytest.mark.parametrize("table_had_rows", [False, True])
+def test_a_key_repeated_across_save_parts_is_reported(
+    client, services, tmp_path, monkeypatch, table_had_rows
+):
+    import jobs_ui.engines.import_job as import_job
+
+    monkeypatch.setattr(import_job, "COPY_PART_ROWS", 2)  # rows 2-3, then 4-5 (in process)
+    if table_had_rows:
+        seed = write_csv(tmp_path / "seed.csv", ["name,email", "Zed,zed@x.io"])
+        wait_for_end(client, start_import(client, seed)["jobId"])
+    lines = ["name,email", "A,a@x.io", "B,b@x.io", "C,c@x.io", "A again,A@x.io"]
+    job = wait_for_end(client, start_import(client, write_csv(tmp_path / "r.csv", lines))["jobId"])
+    result = job["result"]
+    assert (result["importedCount"], result["skippedCount"]) == (3, 1), job
+    assert result["errors"] == [
+        {"row": 5, "message": "Duplicate email: same as row 2 of this file"}
+    ]
+    names = {email: name for name, email in all_contacts(services)}
+    assert names["a@x.io"] == "A"  # the first row with the key is the one kept
+
+
+def all_contacts(services) -> list[tuple[str, str]]:
+    with Session(services.engine) as session:
+        return [(c.name, c.email) for c in session.exec(select(Contact)).all()]

@@ -6,6 +6,8 @@ import contextlib
 import sqlite3
 from decimal import Decimal
 
+import pytest
+
 import jobs_ui.dataset_tables  # noqa: F401  (registers the datasets)
 from jobs_ui.datasets import registry
 from jobs_ui.engines.staging import ImportStaging
@@ -60,8 +62,10 @@ def test_attached_to_a_sqlite_database_it_copies_only_new_keys(tmp_path):
         staging.stage_many([(2, *product("a")), (3, *product("b")), (4, *product("a"))])
         with staging.attached(database):
             existing = staging.skip_existing(PRODUCTS.sql_table, "sku ", " already exists")
-            written = staging.copy_new(PRODUCTS.sql_table, 2, 4)
+            with pytest.raises(sqlite3.IntegrityError):  # row 4 repeats row 2's key
+                staging.copy_new(PRODUCTS.sql_table, 2, 4, only_new_keys=True)
             repeated = staging.skip_repeated_keys("Duplicate of row ", "")
+            written = staging.copy_new(PRODUCTS.sql_table, 2, 4, only_new_keys=True)
             reasons = [(row, reason) for row, _cells, reason in staging.skipped_rows()]
     assert (existing, written, repeated) == (1, 1, 1)
     assert reasons == [(3, "sku 'b' already exists"), (4, "Duplicate of row 2")]
