@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from jobs_ui.models import Job, JobKind, utc_now
 from jobs_ui.retention import sweep_old_files
+from tests.support.jobs import start_import, wait_for_end
 
 KEEP = timedelta(days=7)
 OLD = time.time() - timedelta(days=30).total_seconds()
@@ -77,3 +78,26 @@ def test_a_swept_export_answers_410_no_longer_stored(client, services):
     response = client.get(download)
     assert response.status_code == 410
     assert response.json()["error"] == "This file is no longer stored."
+
+
+def test_a_retry_keeps_its_own_upload_when_the_original_is_swept(client, services, tmp_path):
+    path = tmp_path / "header-only.csv"
+    path.write_text("name,email\n")  # fails: no data rows
+    failed = wait_for_end(client, start_import(client, path)["jobId"])
+    original = next((services.settings.data_dir / "uploads" / failed["jobId"]).iterdir())
+    response = client.post(f"/api/import-export/jobs/{failed['jobId']}/retry")
+    assert response.status_code == 201
+    retry = wait_for_end(client, response.json()["jobId"])
+    with Session(services.engine) as session:
+        ended = utc_now() - timedelta(days=10)
+        original_id = uuid.UUID(failed["jobId"])
+        session.exec(update(Job).where(Job.id == original_id).values(finished_at=ended))
+        session.commit()
+    for item in (original, original.parent):
+        os.utime(item, (OLD, OLD))
+
+    assert sweep_old_files(services.store, services.files, keep_for=KEEP) == 1
+
+    assert not original.exists()
+    retry_upload = services.settings.data_dir / "uploads" / retry["jobId"] / original.name
+    assert retry_upload.read_text() == "name,email\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from typing import Any, Literal
@@ -177,9 +178,34 @@ def retry_job(
         raise ApiError(
             409, f"Only failed or cancelled jobs can be retried; this one is {job.status.value}."
         )
-    if job.kind is JobKind.IMPORT and not services.files.resolve(job.params["upload"]).exists():
-        raise ApiError(410, "The uploaded file of this job is no longer stored; upload it again.")
+    retry_id = uuid.uuid4()
+    params = dict(job.params)
+    if job.kind is JobKind.IMPORT:
+        params["upload"] = _own_copy_of_upload(services, job, retry_id)
     retry = services.store.create(
-        kind=job.kind, dataset=job.dataset, owner=owner, params=job.params, retry_of=job.id
+        kind=job.kind,
+        dataset=job.dataset,
+        owner=owner,
+        params=params,
+        retry_of=job.id,
+        job_id=retry_id,
     )
     return _submit(services, retry)
+
+
+def _own_copy_of_upload(services: Services, job: Job, retry_id: uuid.UUID) -> str:
+    """The retry's own upload (a hard link where the disk allows), so each job's files live
+    and expire with that job (see jobs_ui/retention.py)."""
+    source = services.files.resolve(job.params["upload"])
+    target = services.files.upload_path(retry_id, source.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except FileNotFoundError:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise ApiError(
+            410, "The uploaded file of this job is no longer stored; upload it again."
+        ) from None
+    except OSError:  # another file system, or links not allowed: copy instead
+        shutil.copyfile(source, target)
+    return services.files.relative(target)
