@@ -291,3 +291,20 @@ def test_a_key_repeated_across_save_parts_is_reported(
 def all_contacts(services) -> list[tuple[str, str]]:
     with Session(services.engine) as session:
         return [(c.name, c.email) for c in session.exec(select(Contact)).all()]
+
+
+def test_retry_after_the_upload_is_gone_says_so_and_creates_nothing(client, services, tmp_path):
+    path = write_csv(tmp_path / "h.csv", ["name,email"])
+    failed = wait_for_end(client, start_import(client, path)["jobId"])
+    upload_dir = services.settings.data_dir / "uploads" / failed["jobId"]
+    for item in upload_dir.iterdir():
+        item.unlink()
+    response = client.post(f"/api/import-export/jobs/{failed['jobId']}/retry")
+    assert response.status_code == 410
+    assert response.json()["error"].startswith("The uploaded file of this job is no longer stored")
+    assert [job["jobId"] for job in client.get("/api/import-export/jobs").json()["jobs"]] == [
+        failed["jobId"]
+    ]
+    assert sorted(p.name for p in (services.settings.data_dir / "uploads").iterdir()) == [
+        failed["jobId"]
+    ]
