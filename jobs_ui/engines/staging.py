@@ -7,30 +7,43 @@ underscore, which no dataset field can), so SQLite finds the keys repeated
 within the file, and a SQLite dataset table is filled from it
 with one `INSERT ... SELECT` (see `attached`) instead of a million Python round trips.
 
-Values are stored as SQLAlchemy's SQLite dialect binds them (a Decimal price becomes a float,
-as it would in a SQLite dataset table) and converted back when read for another database.
+Values are stored as SQLAlchemy's SQLite dialect binds them (a datetime becomes ISO text, as
+in a SQLite dataset table; exact decimals stay text) and converted back when read for Postgres.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Numeric, Table
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.types import TypeEngine
 
 from jobs_ui.db import row_converter
 
 StagedRow = tuple[int, tuple[Any, ...]]  # (row number, values in column order)
+Processor = Callable[[Any], Any]
 SCHEMA = "import_staging"
 """The name the scratch file is attached under in a SQLite dataset database."""
 
 _DIALECT = sqlite.dialect()
 _quote = _DIALECT.identifier_preparer.quote
+
+
+def _scratch_codec(kind: TypeEngine[Any]) -> tuple[Processor | None, Processor | None]:
+    """How a column's values go into the scratch file and come back, as SQLAlchemy's SQLite
+    dialect would store them (a datetime as ISO text), except exact decimals: SQLite would
+    make them floats, so they travel as text."""
+    impl = kind.dialect_impl(_DIALECT)
+    if isinstance(impl, Numeric) and impl.asdecimal:
+        return str, Decimal
+    return impl.bind_processor(_DIALECT), impl.result_processor(_DIALECT, None)
 
 
 def sql_quote(value: object) -> str:
@@ -47,26 +60,21 @@ class ImportStaging:
         self.path = path
         self.columns = tuple(columns)
         self.key = key
-        self._key_index = self.columns.index(key)
-        types = [table.c[name].type for name in self.columns]
-        self._to_scratch = row_converter([kind.bind_processor(_DIALECT) for kind in types])
-        self._from_scratch = row_converter(
-            [kind.result_processor(_DIALECT, None) for kind in types]
-        )
+        codecs = [_scratch_codec(table.c[name].type) for name in self.columns]
+        self._to_scratch = row_converter([to_scratch for to_scratch, _back in codecs])
+        self._from_scratch = row_converter([back for _to_scratch, back in codecs])
         self._names = ", ".join(_quote(name) for name in self.columns)
         self._prefix = ""  # "import_staging." while attached to a dataset database
         self._db = self._own = sqlite3.connect(path, isolation_level=None)
-        typed = ", ".join(
-            f"{_quote(name)} {kind.compile(dialect=_DIALECT)}"
-            for name, kind in zip(self.columns, types, strict=True)
-        )
+        # No declared types: SQLite keeps each value exactly as given (no affinity).
+        untyped = ", ".join(_quote(name) for name in self.columns)
         as_text = ", ".join(f"{_quote(name)} TEXT" for name in self.columns)
         # Scratch data: it is rebuilt from the upload if anything goes wrong, so skip durability.
         self._own.executescript(
             f"""
             PRAGMA journal_mode = OFF;
             PRAGMA synchronous = OFF;
-            CREATE TABLE staged (_row_no INTEGER PRIMARY KEY, {typed});
+            CREATE TABLE staged (_row_no INTEGER PRIMARY KEY, {untyped});
             CREATE TABLE skipped (_row_no INTEGER NOT NULL, _reason TEXT NOT NULL, {as_text});
             CREATE INDEX skipped_in_file_order ON skipped (_row_no);
             BEGIN;
