@@ -147,10 +147,18 @@ def _save(
     ):
         if is_sqlite(engine):
             # The scratch file is SQLite too: let SQLite copy the rows across by itself.
-            with staging.attached(connection.connection.driver_connection), connection.begin():
-                written = _save_within_sqlite(dataset, staging, progress)
-                errors = _write_error_report(report, dataset, staging)
-                reporter.check_cancelled()  # last chance: after the commit the rows are kept
+            try:
+                with (
+                    staging.attached(connection.connection.driver_connection),
+                    connection.begin(),
+                ):
+                    written = _save_within_sqlite(dataset, staging, progress)
+                    errors = _write_error_report(report, dataset, staging)
+                    reporter.check_cancelled()  # last chance: after the commit rows are kept
+            except BaseException:
+                # Never hand the pool a connection that may still have the scratch attached.
+                connection.invalidate()
+                raise
         else:
             progress.passes = 2  # COPY into a temporary table, then INSERT ... SELECT
             with connection.begin():

@@ -128,7 +128,8 @@ class ImportStaging:
             (reason_prefix, reason_suffix),
         ).rowcount
         if moved:
-            # Rows skipped while reading were never staged: the ones found here are all there is.
+            # Out of the staged rows go the repeats just found, and any row whose key was
+            # already in the table (skipped before; saved rows are past needing the rest).
             self._db.execute(
                 f"DELETE FROM {at}staged WHERE _row_no IN (SELECT _row_no FROM {at}skipped)"
             )
@@ -173,14 +174,20 @@ class ImportStaging:
         """
         self._own.execute("COMMIT")  # the other connection reads what phase 1 staged
         connection.execute(f"ATTACH DATABASE ? AS {SCHEMA}", (str(self.path),))
-        connection.execute(f"PRAGMA {SCHEMA}.journal_mode = OFF")
-        connection.execute(f"PRAGMA {SCHEMA}.synchronous = OFF")
-        self._db, self._prefix = connection, f"{SCHEMA}."
         try:
+            connection.execute(f"PRAGMA {SCHEMA}.journal_mode = OFF")
+            connection.execute(f"PRAGMA {SCHEMA}.synchronous = OFF")
+            self._db, self._prefix = connection, f"{SCHEMA}."
             yield
-        finally:
+        except BaseException:
             self._db, self._prefix = self._own, ""
-            connection.execute(f"DETACH DATABASE {SCHEMA}")
+            # The first error is the one to report; the caller discards the connection if
+            # this fails too (see import_job._save).
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute(f"DETACH DATABASE {SCHEMA}")
+            raise
+        self._db, self._prefix = self._own, ""
+        connection.execute(f"DETACH DATABASE {SCHEMA}")
 
     def row_number_range(self) -> tuple[int, int]:
         """The first and last staged row numbers (0, -1 when nothing is staged)."""

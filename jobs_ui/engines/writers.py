@@ -140,7 +140,7 @@ def _csv_cells(row: Sequence[object]) -> list[object]:
 
 def _csv_batch(rows: list[Sequence[object]]) -> Iterable[Sequence[object]]:
     """The rows, neutralised where needed; one scan finds whether any cell needs it at all."""
-    text = "\x1f" + "\x1f".join([value for row in rows for value in row if type(value) is str])
+    text = "\x1f" + "\x1f".join([value for row in rows for value in row if isinstance(value, str)])
     return map(_csv_cells, rows) if _FORMULA_START.search(text) else rows
 
 
