@@ -164,6 +164,7 @@ def _save(
             with connection.begin():
                 _lock_table(connection, dataset)
                 _skip_repeated_keys(dataset, staging)
+                progress.to_write = staging.staged_count  # the repeats will not be written
                 written = save_through_copy(
                     connection, dataset, staging, progress.advance, _exists_reason(dataset)
                 )
@@ -177,16 +178,16 @@ class _SaveProgress:
 
     def __init__(self, reporter: ProgressReporter, to_write: int) -> None:
         self._reporter = reporter
-        self._to_write = to_write
+        self.to_write = to_write
         self.passes = 1  # how many times the save goes over every row
         self.processed = self.written = 0
 
     def advance(self, processed: int, written: int) -> None:
         self.processed += processed
         self.written += written
-        work = max(self._to_write * self.passes, 1)
+        work = max(self.to_write * self.passes, 1)
         share = (99 - VALIDATION_SHARE) * min(self.processed, work) // work
-        message = f"Saving rows: {self.written:,} of {self._to_write:,}"
+        message = f"Saving rows: {self.written:,} of {self.to_write:,}"
         self._reporter.update(VALIDATION_SHARE + share, message)
         self._reporter.check_cancelled()
 
