@@ -50,6 +50,7 @@ def sweep_old_files(
             continue
         for path in paths:
             _delete(path)
+        store.forget_files(job_id)  # the pages then say so instead of offering a dead link
         swept += 1
     if swept:
         log.info("deleted the files of %d jobs that ended before %s", swept, cutoff)

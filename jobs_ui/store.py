@@ -242,6 +242,19 @@ class JobStore:
             self._log_finish(job)
         return job
 
+    def forget_files(self, job_id: uuid.UUID) -> Job | None:
+        """Record that an ended job's files were deleted: its result links to them no more."""
+        job = self.get(job_id)
+        if job is None or not job.status.is_final or not job.result:
+            return None
+        if job.result.get("filesDeleted"):
+            return job
+        result = {**job.result, "filesDeleted": True}
+        for link in ("fileUrl", "errorReportUrl"):
+            if link in result:
+                result[link] = None
+        return self._change(job_id, col(Job.status).in_(FINAL_STATUSES), result=result)
+
     def _change(
         self, job_id: uuid.UUID, condition: ColumnElement[bool], **values: Any
     ) -> Job | None:

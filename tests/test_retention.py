@@ -68,7 +68,9 @@ def test_only_the_files_of_jobs_that_ended_long_ago_go(services):
 def test_a_swept_export_answers_410_no_longer_stored(client, services):
     job_id = ended_job(services, days_ago=10)
     with Session(services.engine) as session:
-        values = {"kind": JobKind.EXPORT, "status": "COMPLETED", "result": {"fileName": "file.csv"}}
+        url = f"/api/import-export/jobs/{job_id}/download"
+        result = {"fileName": "file.csv", "fileUrl": url}
+        values = {"kind": JobKind.EXPORT, "status": "COMPLETED", "result": result}
         session.exec(update(Job).where(Job.id == job_id).values(**values))
         session.commit()
     stored(services, "exports", job_id)
@@ -78,6 +80,8 @@ def test_a_swept_export_answers_410_no_longer_stored(client, services):
     response = client.get(download)
     assert response.status_code == 410
     assert response.json()["error"] == "This file is no longer stored."
+    result = client.get(f"/api/import-export/jobs/{job_id}").json()["result"]
+    assert result["filesDeleted"] is True and result["fileUrl"] is None  # pages say so
 
 
 def test_a_retry_keeps_its_own_upload_when_the_original_is_swept(client, services, tmp_path):

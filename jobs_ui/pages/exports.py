@@ -46,6 +46,10 @@ class ExportJobState(JobStatusState, rx.State):
     def row_count(self) -> int:
         return int(self.result.get("rowCount") or 0)
 
+    @rx.var
+    def file_deleted(self) -> bool:
+        return bool(self.result.get("filesDeleted"))
+
     @rx.event
     def on_complete(self, result: dict[str, Any]) -> Any:
         if self._download_when_done != self.job_id or not result.get("fileUrl"):
@@ -146,6 +150,16 @@ def export_outcome() -> rx.Component:
             rx.text(f"{state.row_count} rows", color_scheme="gray", size="2"),
             align="center",
             spacing="4",
+        ),
+        rx.cond(
+            state.is_completed & state.file_deleted,
+            rx.callout(
+                "This export's file is no longer stored: files are kept for a while after a "
+                "job ends. Start the export again for a fresh one.",
+                icon="clock",
+                color_scheme="gray",
+                data_testid="file-deleted",
+            ),
         ),
     )
 

@@ -200,15 +200,25 @@ def import_outcome() -> rx.Component:
                 state.skipped_count > 0,
                 rx.vstack(
                     row_errors_table(state.row_errors),
-                    rx.link(
-                        rx.hstack(
-                            rx.icon("download", size=14),
-                            "Download the full error report (CSV)",
-                            align="center",
+                    rx.cond(
+                        state.error_report_href != "",
+                        rx.link(
+                            rx.hstack(
+                                rx.icon("download", size=14),
+                                "Download the full error report (CSV)",
+                                align="center",
+                            ),
+                            href=state.error_report_href,
+                            is_external=False,
+                            data_testid="error-report-link",
                         ),
-                        href=state.error_report_href,
-                        is_external=False,
-                        data_testid="error-report-link",
+                        rx.text(
+                            "The full error report is no longer stored (files are kept for a "
+                            "while after a job ends).",
+                            size="2",
+                            color_scheme="gray",
+                            data_testid="error-report-deleted",
+                        ),
                     ),
                     width="100%",
                     spacing="3",

@@ -98,6 +98,19 @@ def test_polling_only_when_sse_is_turned_off(page, app_services):
     expect(page.get_by_test_id("download-link")).to_be_visible()
 
 
+def test_an_export_whose_file_was_deleted_says_so(page, app_services):
+    job = idle_export(app_services)
+    app_services.runner.submit(job.id)
+    deadline = time.monotonic() + 30
+    while app_services.store.get(job.id).status.value != "COMPLETED":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    app_services.store.forget_files(job.id)  # what the retention sweep records
+    open_page(page, f"/exports/{job.id}")
+    expect(page.get_by_test_id("file-deleted")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("download-link")).to_have_count(0)
+
+
 def test_polling_takes_over_when_the_stream_fails(page, app_services, monkeypatch):
     job = idle_export(app_services)
 
