@@ -33,10 +33,54 @@ class Settings(BaseSettings):
     # An ended job's upload, export file and error report are deleted this long after it ended.
     keep_files_days: float = Field(default=7.0, alias="JOBS_UI_KEEP_FILES_DAYS", gt=0)
 
+    # --- identity and access -------------------------------------------------------------
+    # Signing keys, comma-separated: the first signs, all verify (rotate by putting a new
+    # one first). Unset: one is made on first start and kept in the data dir.
+    secret_key: str | None = Field(default=None, alias="JOBS_UI_SECRET_KEY", repr=False)
+    # "optional": a caller without credentials is a visitor (a signed cookie);
+    # "required": such a caller gets 401.
+    auth: Literal["optional", "required"] = Field(default="optional", alias="JOBS_UI_AUTH")
+    # Origins other than the app's own that may call the API with the visitor's cookie
+    # (CORS and state-changing requests) and open Reflex's websocket; comma-separated.
+    allowed_origins: str = Field(default="", alias="JOBS_UI_ALLOWED_ORIGINS")
+    # Host headers served; comma-separated, a leading dot allows subdomains, "*" any.
+    allowed_hosts: str = Field(default="localhost,127.0.0.1,[::1]", alias="JOBS_UI_ALLOWED_HOSTS")
+    api_docs: bool = Field(default=True, alias="JOBS_UI_API_DOCS")
+    access_token_minutes: float = Field(
+        default=15.0, alias="JOBS_UI_ACCESS_TOKEN_MINUTES", gt=0, le=7 * 24 * 60
+    )
+
+    # --- limits per principal (shared by all backends through the database and Redis) ----
+    max_active_jobs: int = Field(default=5, alias="JOBS_UI_MAX_ACTIVE_JOBS", ge=1)
+    max_open_streams: int = Field(default=20, alias="JOBS_UI_MAX_OPEN_STREAMS", ge=1)
+    max_stored_bytes: int = Field(default=1024**3, alias="JOBS_UI_MAX_STORED_BYTES", gt=0)
+    # Request bodies other than uploads (JSON routes and anything else).
+    max_json_bytes: int = Field(default=64 * 1024, alias="JOBS_UI_MAX_JSON_BYTES", gt=0)
+
+    # --- limits of a file's contents ---------------------------------------------------------
+    max_line_bytes: int = Field(default=1024 * 1024, alias="JOBS_UI_MAX_LINE_BYTES", gt=0)
+    max_columns: int = Field(default=1000, alias="JOBS_UI_MAX_COLUMNS", ge=1)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @staticmethod
+    def _split(value: str) -> tuple[str, ...]:
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        return self._split(self.secret_key or "")
+
+    @property
+    def extra_origins(self) -> tuple[str, ...]:
+        return tuple(origin.rstrip("/") for origin in self._split(self.allowed_origins))
+
+    @property
+    def host_patterns(self) -> tuple[str, ...]:
+        return tuple(host.lower() for host in self._split(self.allowed_hosts))
 
     @property
     def runner_kind(self) -> str:
