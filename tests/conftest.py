@@ -69,7 +69,7 @@ class ScaledStack:
         """Empty tables and files between tests (the worker keeps running)."""
         engine = make_engine(self.environment["DATABASE_URL"])
         with engine.begin() as connection:
-            connection.execute(text("TRUNCATE job, contacts, products RESTART IDENTITY"))
+            connection.execute(text("TRUNCATE job, contacts, products, api_key RESTART IDENTITY"))
         engine.dispose()
         empty_dir(self.data_dir)
 
