@@ -69,7 +69,12 @@ def execute_job(
     except Exception:
         log.exception("job %s crashed", job.id)
         return store.fail(job.id, error=UNEXPECTED_ERROR.format(job_id=job.id))
-    return store.complete(job.id, result=result, message=_done_message(job.kind, result))
+    return store.complete(
+        job.id,
+        result=result,
+        message=_done_message(job.kind, result),
+        stored_bytes=files.bytes_of(job.id),
+    )
 
 
 def _done_message(kind: JobKind, result: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from pathlib import Path
@@ -32,8 +33,11 @@ class DataFiles:
         for leftover in (self.root / "scratch").glob("*.sqlite"):
             leftover.unlink(missing_ok=True)
 
+    def upload_dir(self, job_id: uuid.UUID) -> Path:
+        return self.root / "uploads" / str(job_id)
+
     def upload_path(self, job_id: uuid.UUID, filename: str) -> Path:
-        return self.root / "uploads" / str(job_id) / safe_filename(filename)
+        return self.upload_dir(job_id) / safe_filename(filename)
 
     def export_path(self, job_id: uuid.UUID, filename: str) -> Path:
         return self.root / "exports" / str(job_id) / safe_filename(filename)
@@ -43,6 +47,17 @@ class DataFiles:
 
     def scratch_path(self, job_id: uuid.UUID) -> Path:
         return self.root / "scratch" / f"{job_id}.sqlite"
+
+    def bytes_of(self, job_id: uuid.UUID) -> int:
+        """What a job's files take on disk: its upload, export and error report."""
+        folders = (self.upload_dir(job_id), self.root / "exports" / str(job_id))
+        paths = [child for folder in folders if folder.is_dir() for child in folder.iterdir()]
+        paths.append(self.error_report_path(job_id))
+        total = 0
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()

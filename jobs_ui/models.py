@@ -47,7 +47,10 @@ class Job(SQLModel, table=True):
     """One import or export. The row is the truth; `version` bumps on every change."""
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_owner_created", "owner", "created_at"),)
+    __table_args__ = (
+        Index("ix_job_owner_created", "owner", "created_at"),
+        Index("ix_job_owner_status", "owner", "status"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     kind: JobKind
@@ -69,6 +72,8 @@ class Job(SQLModel, table=True):
     finished_at: datetime | None = _timestamp(required=False)
     # Set while PROCESSING by runners in other processes; a stale one means the runner died.
     heartbeat_at: datetime | None = _timestamp(required=False)
+    # Bytes of this job's files on disk (upload, export, error report): the owner's quota.
+    stored_bytes: int = 0
 
 
 def as_utc(moment: datetime) -> datetime:

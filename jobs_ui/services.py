@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -14,8 +14,15 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 import jobs_ui.dataset_tables  # noqa: F401  (registers the shipped datasets)
+from jobs_ui.access.identity import Identity
+from jobs_ui.access.origins import OriginPolicy
+from jobs_ui.access.signing import signing_keys
+from jobs_ui.access.stream_slots import LocalStreamSlots, RedisStreamSlots, StreamSlots
+from jobs_ui.access.tokens import JobTokens
+from jobs_ui.access.visitor import VisitorCookies
 from jobs_ui.api.messages import JobSnapshot, snapshot_of
 from jobs_ui.celery_app import make_celery, queue_name
+from jobs_ui.commands import JobCommands
 from jobs_ui.db import make_engine, migrate
 from jobs_ui.events import JobFeedHub
 from jobs_ui.files import DataFiles
@@ -38,13 +45,22 @@ class Services:
     store: JobStore
     hub: JobFeedHub[JobSnapshot]
     runner: JobRunner
+    commands: JobCommands
+    identity: Identity
+    visitors: VisitorCookies
+    origins: OriginPolicy
+    stream_slots: StreamSlots
     publisher: RedisPublisher | None = None
     listener: RedisListener | None = None
     started: bool = False
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
+    def from_settings(
+        cls, settings: Settings, *, app_origins: Callable[[], Iterable[str]] | None = None
+    ) -> Services:
+        """`app_origins`: where the app's own pages are served from, when that is another
+        origin than the API's (Reflex's dev server); asked on each check."""
         engine = make_engine(settings.sqlalchemy_url)
         files = DataFiles(settings.data_dir)
         store = JobStore(engine)
@@ -68,7 +84,43 @@ class Services:
             runner = InProcessRunner(
                 store=store, engine=engine, files=files, concurrency=settings.runner_concurrency
             )
-        return cls(settings, engine, files, store, hub, runner, publisher, listener)
+        keys = signing_keys(settings)
+        tokens = JobTokens(keys, lifetime_seconds=settings.access_token_minutes * 60)
+        visitors = VisitorCookies(keys)
+        commands = JobCommands(
+            settings=settings, store=store, files=files, runner=runner, tokens=tokens
+        )
+        identity = Identity(
+            engine=engine,
+            tokens=tokens,
+            visitors=visitors,
+            auth_required=settings.auth == "required",
+        )
+        origins = OriginPolicy(
+            allowed_hosts=settings.host_patterns,
+            origins=settings.extra_origins,
+            **({"app_origins": app_origins} if app_origins else {}),
+        )
+        stream_slots: StreamSlots = (
+            RedisStreamSlots(settings.redis_url, settings.namespace, settings.max_open_streams)
+            if settings.redis_url
+            else LocalStreamSlots(settings.max_open_streams)
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            files=files,
+            store=store,
+            hub=hub,
+            runner=runner,
+            commands=commands,
+            identity=identity,
+            visitors=visitors,
+            origins=origins,
+            stream_slots=stream_slots,
+            publisher=publisher,
+            listener=listener,
+        )
 
     def start(self) -> None:
         """Create folders, migrate the schema, settle leftovers, start running jobs."""
@@ -100,6 +152,7 @@ class Services:
         if self.settings.runner_kind == "celery":
             self._tasks.append(asyncio.create_task(self._reap_stale_jobs()))
         self._tasks.append(asyncio.create_task(self._sweep_old_files()))
+        self._tasks.append(asyncio.create_task(self.stream_slots.run()))
         try:
             yield
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, func, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from jobs_ui.db import is_sqlite
+from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
 from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, utc_now
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,60 @@ def _no_notify(_job_id: uuid.UUID, _version: int) -> None:
     return None
 
 
+ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.PROCESSING)
+
+
+@dataclass(frozen=True)
+class OwnerUsage:
+    active_jobs: int
+    stored_bytes: int
+
+
+class QuotaExceededError(Exception):
+    """An owner is at a limit; `status` 429 (wait for jobs to end) or 413 (too much
+    stored), `retry_after` seconds for 429."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.retry_after = status, message, retry_after
+
+
+@dataclass(frozen=True)
+class Quota:
+    max_active_jobs: int
+    max_stored_bytes: int
+
+    def check(self, usage: OwnerUsage, *, adding_bytes: int = 0) -> None:
+        if usage.active_jobs >= self.max_active_jobs:
+            raise QuotaExceededError(
+                429,
+                f"You already have {usage.active_jobs} jobs waiting or running, the most "
+                "allowed at once. Start this one when one of them has ended.",
+                retry_after=5,
+            )
+        if usage.stored_bytes + adding_bytes > self.max_stored_bytes:
+            raise QuotaExceededError(
+                413,
+                f"Your jobs' files take {_megabytes(usage.stored_bytes)} of your "
+                f"{_megabytes(self.max_stored_bytes)}; this would pass it. Files are deleted "
+                "some days after their job ends.",
+            )
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / 1024 / 1024:,.0f} MB"
+
+
+def _usage(session: Session, owner: str) -> OwnerUsage:
+    active = session.exec(
+        select(func.count()).where(Job.owner == owner, col(Job.status).in_(ACTIVE_STATUSES))
+    ).one()
+    stored = session.exec(
+        select(func.coalesce(func.sum(Job.stored_bytes), 0)).where(Job.owner == owner)
+    ).one()
+    return OwnerUsage(active_jobs=int(active), stored_bytes=int(stored))
+
+
 class JobStore:
     """Reads and writes jobs; the only code that changes a job row."""
 
@@ -51,15 +106,38 @@ class JobStore:
         with Session(self.engine, expire_on_commit=False) as session:
             return session.get(Job, job_id)
 
-    def list_for_owner(self, *, owner: str, limit: int = 50) -> Sequence[Job]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            query = (
-                select(Job)
-                .where(Job.owner == owner)
-                .order_by(col(Job.created_at).desc())
-                .limit(limit)
+    def list_jobs(
+        self,
+        *,
+        owner: str | None,
+        limit: int = 50,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        status: JobStatus | None = None,
+        kind: JobKind | None = None,
+    ) -> Sequence[Job]:
+        """Jobs newest first (of one owner, or everyone's for None), after the job `after`
+        names by (created_at, id): a keyset page, stable while new jobs arrive."""
+        query = select(Job)
+        if owner is not None:
+            query = query.where(Job.owner == owner)
+        if status is not None:
+            query = query.where(Job.status == status)
+        if kind is not None:
+            query = query.where(Job.kind == kind)
+        if after is not None:
+            created, job_id = after
+            query = query.where(
+                (col(Job.created_at) < created)
+                | ((col(Job.created_at) == created) & (col(Job.id) < job_id))
             )
+        query = query.order_by(col(Job.created_at).desc(), col(Job.id).desc()).limit(limit)
+        with Session(self.engine, expire_on_commit=False) as session:
             return session.exec(query).all()
+
+    def usage(self, owner: str) -> OwnerUsage:
+        """How many jobs of `owner` are active, and how many bytes its jobs' files take."""
+        with Session(self.engine) as session:
+            return _usage(session, owner)
 
     def ids_with_status(self, status: JobStatus) -> list[uuid.UUID]:
         with Session(self.engine) as session:
@@ -82,7 +160,11 @@ class JobStore:
         params: dict[str, Any],
         retry_of: uuid.UUID | None = None,
         job_id: uuid.UUID | None = None,
+        stored_bytes: int = 0,
+        quota: Quota | None = None,
     ) -> Job:
+        """A new PENDING job. With `quota`, the owner's usage is checked in the same
+        transaction (serialised per owner), so racing requests cannot pass it together."""
         job = Job(
             id=job_id or uuid.uuid4(),
             kind=kind,
@@ -91,8 +173,12 @@ class JobStore:
             params=params,
             retry_of=retry_of,
             message="Waiting to start",
+            stored_bytes=stored_bytes,
         )
         with Session(self.engine, expire_on_commit=False) as session:
+            if quota is not None:
+                self._lock_owner(session, owner)
+                quota.check(_usage(session, owner), adding_bytes=stored_bytes)
             session.add(job)
             session.commit()
         log.info("job %s created: %s %s for %s", job.id, kind.value, dataset, owner)
@@ -123,9 +209,17 @@ class JobStore:
             message=message,
         )
 
-    def complete(self, job_id: uuid.UUID, *, result: dict[str, Any], message: str) -> Job | None:
+    def complete(
+        self,
+        job_id: uuid.UUID,
+        *,
+        result: dict[str, Any],
+        message: str,
+        stored_bytes: int | None = None,
+    ) -> Job | None:
+        extra = {} if stored_bytes is None else {"stored_bytes": stored_bytes}
         return self._finish(
-            job_id, JobStatus.COMPLETED, progress=100, result=result, message=message
+            job_id, JobStatus.COMPLETED, progress=100, result=result, message=message, **extra
         )
 
     def fail(
@@ -222,6 +316,14 @@ class JobStore:
 
     # --- internals ---------------------------------------------------------------------
 
+    def _lock_owner(self, session: Session, owner: str) -> None:
+        """Serialise quota checks of one owner: SQLite has one writer anyway (BEGIN
+        IMMEDIATE); Postgres takes a transaction-scoped advisory lock on the owner."""
+        if is_sqlite(self.engine):
+            session.connection(execution_options={WRITE_LOCK_OPTION: True})
+        else:
+            session.exec(select(func.pg_advisory_xact_lock(func.hashtext(owner))))  # type: ignore[call-overload]
+
     def _finish(
         self,
         job_id: uuid.UUID,
@@ -253,7 +355,9 @@ class JobStore:
         for link in ("fileUrl", "errorReportUrl"):
             if link in result:
                 result[link] = None
-        return self._change(job_id, col(Job.status).in_(FINAL_STATUSES), result=result)
+        return self._change(
+            job_id, col(Job.status).in_(FINAL_STATUSES), result=result, stored_bytes=0
+        )
 
     def _change(
         self, job_id: uuid.UUID, condition: ColumnElement[bool], **values: Any
@@ -286,4 +390,13 @@ class JobStore:
             log.info("job %s %s after %.2fs", job.id, job.status.value, seconds)
 
 
-__all__ = ["FINAL_STATUSES", "INTERRUPTED_ERROR", "WORKER_LOST_ERROR", "JobStore", "Notifier"]
+__all__ = [
+    "FINAL_STATUSES",
+    "INTERRUPTED_ERROR",
+    "WORKER_LOST_ERROR",
+    "JobStore",
+    "Notifier",
+    "OwnerUsage",
+    "Quota",
+    "QuotaExceededError",
+]

@@ -20,6 +20,7 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 
+from jobs_ui.access.api_keys import create_key
 from jobs_ui.api.app import create_api
 from jobs_ui.db import make_engine
 from jobs_ui.services import Services
@@ -152,7 +153,28 @@ def server(services: Services) -> Iterator[ServerThread]:
         yield running
 
 
+# The owner of the jobs the `client` fixture makes and sees (tests that make jobs in the
+# store directly give them this owner).
+OWNER = "t"
+
+
 @pytest.fixture
-def client(server: ServerThread) -> Iterator[httpx.Client]:
+def api_key(services: Services) -> str:
+    """An API key of OWNER."""
+    return create_key(services.engine, owner=OWNER, scopes=[])[1]
+
+
+@pytest.fixture
+def client(server: ServerThread, api_key: str) -> Iterator[httpx.Client]:
+    """A script calling the API as OWNER, with its API key."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=server.url, timeout=10, headers=headers) as http:
+        yield http
+
+
+@pytest.fixture
+def visitor(server: ServerThread) -> Iterator[httpx.Client]:
+    """A caller with no credentials: it becomes a visitor and keeps its cookie, like a
+    browser (or `curl -c jar -b jar`)."""
     with httpx.Client(base_url=server.url, timeout=10) as http:
         yield http

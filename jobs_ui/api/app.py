@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
+from jobs_ui.access.guard import BodyLimits, RequestGuard
+from jobs_ui.access.origins import TrustedOrigins
 from jobs_ui.api import fallback, files, jobs, stream
 from jobs_ui.api.errors import install_error_handlers
 from jobs_ui.services import Services
 
+API_PREFIX = "/api/import-export"
+IMPORT_PATH = f"{API_PREFIX}/jobs/import"
+REFLEX_UPLOAD_PATH = "/_upload"  # Reflex's own upload route, which the import page uses
+# Room for the multipart framing and the small fields around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
+
 
 def create_api(services: Services) -> FastAPI:
     """A fresh app per call (tests build one each). Its lifespan starts the services when it
-    runs on its own; inside Reflex the same lifespan is registered with the Reflex app."""
+    runs on its own; inside Reflex the same lifespan is registered with the Reflex app.
+
+    Reflex mounts its own routes (pages, `/_event`, `/_upload`) inside this app, so the
+    request guard and CORS below stand in front of them too."""
+    settings = services.settings
+    docs = settings.api_docs
     api = FastAPI(
         title="jobs_ui import/export API",
         lifespan=services.lifespan,
-        docs_url="/api/import-export/docs",
-        openapi_url="/api/import-export/openapi.json",
+        docs_url=f"{API_PREFIX}/docs" if docs else None,
+        openapi_url=f"{API_PREFIX}/openapi.json" if docs else None,
         redoc_url=None,
     )
     api.state.services = services
@@ -26,4 +40,24 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(files.router)
     api.include_router(jobs.router)
     api.include_router(fallback.router)  # last: JSON 404/405 for anything else under the API
+    api.add_middleware(
+        RequestGuard,
+        origins=services.origins,
+        limits=BodyLimits(
+            upload_paths=frozenset({IMPORT_PATH, REFLEX_UPLOAD_PATH}),
+            upload_file=settings.max_upload_bytes,
+            upload_overhead=MULTIPART_OVERHEAD,
+            other=settings.max_json_bytes,
+        ),
+        visitors=services.visitors,
+        make_visitors=settings.auth == "optional",
+    )
+    # Only trusted origins are answered (credentials are allowed, so never "*").
+    api.add_middleware(
+        CORSMiddleware,
+        allow_origins=TrustedOrigins(services.origins),
+        allow_credentials=True,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+    )
     return api

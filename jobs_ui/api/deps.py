@@ -1,35 +1,32 @@
-"""Request-scoped helpers shared by the routes."""
+"""Request-scoped helpers shared by the routes: the services, and who is asking."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from jobs_ui.access.principal import Principal
 from jobs_ui.api.errors import ApiError
 from jobs_ui.services import Services
-
-OWNER_HEADER = "X-Owner-Id"
-ANONYMOUS = "anonymous"
-_OWNER_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 
 
 def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def get_owner(request: Request) -> str:
-    """Who is asking. The caller says it (identity is hardened later); absent -> anonymous."""
-    owner = request.headers.get(OWNER_HEADER, "").strip()
-    if not owner:
-        return ANONYMOUS
-    if not _OWNER_PATTERN.match(owner):
-        raise ApiError(
-            400, f"{OWNER_HEADER} must be 1-128 letters, digits or . _ : @ - characters."
-        )
-    return owner
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def reading_principal(request: Request, services: ServicesDep) -> Principal:
+    """Who is asking, on a read-only route: a job access token (`?token=`) counts too."""
+    return await services.identity.resolve(request, accept_token=True)
+
+
+async def acting_principal(request: Request, services: ServicesDep) -> Principal:
+    """Who is asking, on a route that creates or changes something: tokens do not count."""
+    return await services.identity.resolve(request, accept_token=False)
 
 
 def parse_job_id(raw: str | None) -> uuid.UUID:
@@ -42,5 +39,5 @@ def parse_job_id(raw: str | None) -> uuid.UUID:
         raise ApiError(400, f"jobId {raw[:64]!r} is not a valid job id (a UUID).") from None
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
-OwnerDep = Annotated[str, Depends(get_owner)]
+ReaderDep = Annotated[Principal, Depends(reading_principal)]
+ActorDep = Annotated[Principal, Depends(acting_principal)]

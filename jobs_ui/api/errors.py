@@ -8,6 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
+
+from jobs_ui.access.identity import CredentialError
+from jobs_ui.commands import CommandError
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +24,12 @@ class ApiError(HTTPException):
         super().__init__(status_code=status_code, detail=message)
 
 
-def error_response(status_code: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status_code}, status_code=status_code)
+def error_response(
+    status_code: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": message, "status": status_code}, status_code=status_code, headers=headers
+    )
 
 
 BODY_NEEDED = "Send a JSON object as the request body."
@@ -46,6 +55,21 @@ def install_error_handlers(api: FastAPI) -> None:
     async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
         message = error.detail if isinstance(error.detail, str) else "Request failed."
         return error_response(error.status_code, message)
+
+    @api.exception_handler(CommandError)
+    async def _refused(_request: Request, error: CommandError) -> JSONResponse:
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+        return error_response(error.status, error.message, headers)
+
+    @api.exception_handler(CredentialError)
+    async def _unauthenticated(_request: Request, error: CredentialError) -> JSONResponse:
+        return error_response(401, error.message, {"WWW-Authenticate": "Bearer"})
+
+    @api.exception_handler(ClientDisconnect)
+    async def _gone(_request: Request, _error: ClientDisconnect) -> Response:
+        # The client left mid-body (or the guard cut an oversized body off and answered
+        # 413 itself): nobody reads this answer.
+        return Response(status_code=400)
 
     @api.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -7,9 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from starlette.responses import FileResponse
 
-from jobs_ui.api.deps import ServicesDep, parse_job_id
-from jobs_ui.api.errors import ApiError
-from jobs_ui.models import JobKind, JobStatus
+from jobs_ui.api.deps import ReaderDep, ServicesDep, parse_job_id
 
 router = APIRouter(prefix="/api/import-export/jobs", tags=["files"])
 
@@ -21,31 +19,23 @@ MEDIA_TYPES = {
 
 
 def _attachment(path: Path, filename: str) -> FileResponse:
-    if not path.is_file():
-        raise ApiError(410, "This file is no longer stored.")
     media_type = MEDIA_TYPES.get(path.suffix, "application/octet-stream")
-    return FileResponse(path, media_type=media_type, filename=filename)
+    # Private to its owner: no shared cache may keep a copy.
+    return FileResponse(
+        path,
+        media_type=media_type,
+        filename=filename,
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 @router.get("/{job_id}/download")
-def download_export(job_id: str, services: ServicesDep) -> FileResponse:
+def download_export(job_id: str, services: ServicesDep, principal: ReaderDep) -> FileResponse:
     """The file a completed export wrote (streamed from disk)."""
-    job = services.store.get(parse_job_id(job_id))
-    if job is None or job.kind is not JobKind.EXPORT:
-        raise ApiError(404, "Export not found")
-    if job.status is not JobStatus.COMPLETED or not job.result:
-        raise ApiError(409, f"The export is not ready (it is {job.status.value}).")
-    file_name = str(job.result["fileName"])
-    return _attachment(services.files.export_path(job.id, file_name), file_name)
+    return _attachment(*services.commands.export_file(principal, parse_job_id(job_id)))
 
 
 @router.get("/{job_id}/error-report")
-def download_error_report(job_id: str, services: ServicesDep) -> FileResponse:
+def download_error_report(job_id: str, services: ServicesDep, principal: ReaderDep) -> FileResponse:
     """Every row an import skipped, with the reason, as CSV."""
-    job = services.store.get(parse_job_id(job_id))
-    if job is None or job.kind is not JobKind.IMPORT:
-        raise ApiError(404, "Import not found")
-    if job.status is not JobStatus.COMPLETED or not (job.result or {}).get("errorReportUrl"):
-        raise ApiError(404, "This import has no error report.")
-    stem = Path(str(job.params.get("fileName") or "import")).stem
-    return _attachment(services.files.error_report_path(job.id), f"{stem}-errors.csv")
+    return _attachment(*services.commands.error_report(principal, parse_job_id(job_id)))

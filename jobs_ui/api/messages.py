@@ -38,11 +38,13 @@ class JobSnapshot:
     version: int
     final: bool
     event: bytes
+    owner: str  # who may follow it (see jobs_ui.commands.check_visible)
 
 
 def snapshot_of(job: Job) -> JobSnapshot:
     return JobSnapshot(
         version=job.version,
         final=job.status.is_final,
+        owner=job.owner,
         event=format_event(status_update_message(job), event_id=job.version),
     )

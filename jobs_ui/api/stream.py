@@ -11,15 +11,21 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from jobs_ui.access.identity import CredentialError
+from jobs_ui.access.stream_slots import TooManyStreamsError
 from jobs_ui.api.deps import ServicesDep
+from jobs_ui.api.errors import error_response
 from jobs_ui.api.messages import connected_message, error_message
 from jobs_ui.api.sse import HEARTBEAT, format_event
+from jobs_ui.commands import CommandError, check_visible
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/import-export/jobs", tags=["stream"])
 
 RETRY_MS = 2_000
+# A caller at its stream limit is told to come back this much later (or to poll meanwhile).
+STREAM_RETRY_AFTER = 10
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -39,7 +45,11 @@ def _last_event_id(request: Request) -> int:
 
 @router.get("/ws")
 async def job_status_stream(request: Request, services: ServicesDep) -> Response:
-    """`connected`, the current state at once, then every change until the job ends."""
+    """`connected`, the current state at once, then every change until the job ends.
+
+    Credentials and unknown jobs are answered as `error` events (the contract's way), so a
+    browser's EventSource hears why; a caller at its open-stream limit gets 429.
+    """
     raw_id = request.query_params.get("jobId", "")
     try:
         job_id = uuid.UUID(raw_id)
@@ -47,16 +57,33 @@ async def job_status_stream(request: Request, services: ServicesDep) -> Response
         text = "jobId is required" if not raw_id else "Invalid jobId: expected a UUID"
         return _event_stream(format_event(error_message(text)))
 
+    try:
+        principal = await services.identity.resolve(request, accept_token=True)
+    except CredentialError as error:
+        return _event_stream(format_event(error_message(error.message)))
+
     known_version = _last_event_id(request)
-    held = AsyncExitStack()  # the subscription, released when the response is over
-    subscription = await held.enter_async_context(services.hub.subscribe(job_id))
-    current = subscription.current
-    if current is not None and known_version > current.version and not current.final:
-        known_version = 0  # an id from somewhere else (another job, a reset database)
-    if current is None or (current.final and known_version >= current.version):
+    held = AsyncExitStack()  # the slot and the subscription, released when the response ends
+    try:
+        await held.enter_async_context(services.stream_slots.hold(principal.subject))
+    except TooManyStreamsError as error:
+        return error_response(429, str(error), {"Retry-After": str(STREAM_RETRY_AFTER)})
+    try:
+        subscription = await held.enter_async_context(services.hub.subscribe(job_id))
+    except BaseException:
         await held.aclose()
-        if current is None:
-            return _event_stream(format_event(error_message("Job not found")))
+        raise
+    current = subscription.current
+    try:
+        check_visible(principal, job_id, owner=current.owner if current else None)
+    except CommandError as error:  # another's job reads exactly as an unknown one
+        await held.aclose()
+        return _event_stream(format_event(error_message(error.message)))
+    assert current is not None
+    if known_version > current.version and not current.final:
+        known_version = 0  # an id from somewhere else (another job, a reset database)
+    if current.final and known_version >= current.version:
+        await held.aclose()
         return Response(status_code=204)  # the client has the final state: stop reconnecting
 
     async def events() -> AsyncIterator[bytes]:

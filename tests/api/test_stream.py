@@ -151,10 +151,10 @@ def test_heartbeat_comment_while_nothing_changes(client, services, monkeypatch):
     assert ": keep-alive" in seen
 
 
-def test_stream_work_stops_when_the_client_leaves(server, services):
+def test_stream_work_stops_when_the_client_leaves(server, services, api_key):
     job_id = idle_job(services)
     with (
-        httpx.Client(base_url=server.url) as http,
+        httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {api_key}"}) as http,
         http.stream("GET", STREAM, params={"jobId": str(job_id)}) as response,
     ):
         lines = response.iter_lines()  # held: dropping it would close the response
@@ -208,7 +208,7 @@ def test_a_last_event_id_beyond_the_job_starts_over(client, services):
         assert next(stream).data["version"] == 2
 
 
-async def test_a_client_gone_before_the_first_byte_leaves_nothing_subscribed(services):
+async def test_a_client_gone_before_the_first_byte_leaves_nothing_subscribed(services, api_key):
     from jobs_ui.api.app import create_api
 
     job_id = idle_job(services)
@@ -224,10 +224,12 @@ async def test_a_client_gone_before_the_first_byte_leaves_nothing_subscribed(ser
     scope = {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
         "method": "GET", "scheme": "http", "path": STREAM, "raw_path": STREAM.encode(),
-        "query_string": f"jobId={job_id}".encode(), "headers": [], "root_path": "",
+        "query_string": f"jobId={job_id}".encode(), "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {api_key}".encode())],
         "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
     }  # fmt: skip
     with contextlib.suppress(Exception):
         await create_api(services)(scope, receive, send)
-    assert sent and sent[0]["type"] == "http.response.start"  # it got as far as answering
+    # It got as far as answering with the stream (not a refusal), and then let go.
+    assert sent and sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
     assert services.hub.watched_jobs == 0

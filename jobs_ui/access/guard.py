@@ -1,0 +1,215 @@
+"""The request guard: one ASGI middleware in front of the API, the pages and Reflex's own
+routes (`/_event`, `/_upload`).
+
+- Unknown `Host` headers are refused (400), so a rebinding or spoofed host gets nothing.
+- A state-changing request carried by the visitor's cookie whose `Origin` is not allowed,
+  or whose `Sec-Fetch-Site` is `cross-site`, is refused (403) before anything runs; so is a
+  websocket from a foreign origin (Reflex's events ride on it).
+- Every request body is capped as it arrives: `Content-Length` over the cap is refused at
+  once, a chunked body is cut off with 413 when it passes the cap. Nothing is spooled whole.
+- A caller with no credentials gets a visitor cookie on its first response, and the request
+  itself carries it from here on, so the first request and the next agree on who it is.
+- Responses say `nosniff`, send no referrer (URLs may hold access tokens), and may be framed
+  by the app's own pages only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from jobs_ui.access.origins import OriginPolicy
+from jobs_ui.access.visitor import COOKIE_NAME, VisitorCookies, cookie_from_header
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"frame-ancestors 'self'"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+)
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """The cap of a request body: uploads get the file limit (plus room for the multipart
+    framing around the file), everything else `other`."""
+
+    upload_paths: frozenset[str]
+    upload_file: int
+    upload_overhead: int
+    other: int
+
+    def for_path(self, path: str) -> tuple[int, str]:
+        """The cap for a path, and the sentence a body over it gets."""
+        if path.rstrip("/") in self.upload_paths:
+            limit = self.upload_file
+            return (
+                limit + self.upload_overhead,
+                f"The file is larger than the {_size(limit)} limit.",
+            )
+        return self.other, f"The request body is larger than the {_size(self.other)} limit."
+
+
+def _size(count: int) -> str:
+    if count >= 1024 * 1024:
+        return f"{count / 1024 / 1024:.0f} MB"
+    return f"{count / 1024:.0f} KB"
+
+
+class RequestGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        origins: OriginPolicy,
+        limits: BodyLimits,
+        visitors: VisitorCookies,
+        make_visitors: bool,
+    ) -> None:
+        self.app = app
+        self.origins = origins
+        self.limits = limits
+        self.visitors = visitors
+        self.make_visitors = make_visitors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        if not self.origins.host_allowed(host):
+            await _refuse(scope, send, 400, "This server does not answer for that host name.")
+            return
+        if self._foreign(scope, headers, host):
+            await _refuse(
+                scope, send, 403, "Requests from other sites may not act for this visitor."
+            )
+            return
+        send = _with_security_headers(send)
+        if self.make_visitors and "authorization" not in headers:
+            scope, send = self._ensure_visitor(scope, headers, send)
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            limit, message = self.limits.for_path(scope["path"])
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                await _refuse(scope, send, 413, message)
+                return
+            await _CappedBody(scope, receive, send, limit, message).run(self.app)
+            return
+        await self.app(scope, receive, send)
+
+    def _foreign(self, scope: Scope, headers: Headers, host: str) -> bool:
+        """A browser request from another site that would ride on the visitor's cookie."""
+        if scope["type"] == "http" and (
+            scope["method"] in SAFE_METHODS or "authorization" in headers
+        ):
+            return False
+        if headers.get("sec-fetch-site", "").lower() == "cross-site":
+            return True
+        origin = headers.get("origin")
+        if origin is None:  # not a browser's cross-origin request (curl, scripts)
+            return False
+        scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+        return not self.origins.origin_allowed(origin, scheme=scheme, host_header=host)
+
+    def _ensure_visitor(self, scope: Scope, headers: Headers, send: Send) -> tuple[Scope, Send]:
+        visitors = self.visitors
+        cookie_header = headers.get("cookie", "")
+        if visitors.principal(_our_cookie(cookie_header)) is not None:
+            return scope, send
+        value = visitors.mint()
+        # The request goes on with the new cookie in place of a missing or forged one.
+        kept = [
+            part.strip()
+            for part in cookie_header.split(";")
+            if part.strip() and part.strip().partition("=")[0] != COOKIE_NAME
+        ]
+        cookie = "; ".join([f"{COOKIE_NAME}={value}", *kept])
+        raw = [(name, val) for name, val in scope["headers"] if name != b"cookie"]
+        scope = {**scope, "headers": [*raw, (b"cookie", cookie.encode("latin-1"))]}
+        secure = scope.get("scheme") in ("https", "wss")
+        set_cookie = (b"set-cookie", visitors.set_cookie_header(value, secure=secure).encode())
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                message = {**message, "headers": [*message.get("headers", []), set_cookie]}
+            await send(message)
+
+        return scope, send_with_cookie
+
+
+def _our_cookie(header: str) -> str | None:
+    return cookie_from_header(header) if header else None
+
+
+def _with_security_headers(send: Send) -> Send:
+    async def send_secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = {name.lower() for name, _ in message.get("headers", [])}
+            extra = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return send_secured
+
+
+class _CappedBody:
+    """Passes a body on until it passes `limit`; then answers 413 itself and tells the app
+    the client left, so whatever the app was reading (a form, a spool file) stops there.
+    The app's own answer after that is dropped: the client already has the 413."""
+
+    def __init__(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, message: str
+    ) -> None:
+        self.scope, self._receive, self._send = scope, receive, send
+        self.limit, self.message = limit, message
+        self.received = 0
+        self.started = False  # the app's response has begun
+        self.cut_off = False
+
+    async def run(self, app: ASGIApp) -> None:
+        await app(self.scope, self.receive, self.send)
+
+    async def receive(self) -> Message:
+        if self.cut_off:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit:
+                self.cut_off = True
+                if not self.started:
+                    await _refuse(self.scope, self._send, 413, self.message)
+                return {"type": "http.disconnect"}
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.cut_off:
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
+async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
+    if scope["type"] == "websocket":
+        # Closing before accepting makes the server answer the handshake with 403.
+        await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
+        return
+    body = json.dumps({"error": message, "status": status}).encode()
+    headers: list[tuple[bytes, bytes]] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *SECURITY_HEADERS,
+    ]
+    if status == 413:
+        headers.append((b"connection", b"close"))  # the rest of the body is not read
+    start: dict[str, Any] = {"type": "http.response.start", "status": status, "headers": headers}
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
