@@ -3,6 +3,7 @@
 import reflex as rx
 from reflex_components_radix.plugin import RadixThemesPlugin
 
+from jobs_ui.access.origins import TrustedOrigins, origin_policy
 from jobs_ui.settings import get_settings
 
 settings = get_settings()
@@ -21,4 +22,11 @@ config = rx.Config(
             theme=rx.theme(accent_color="indigo", gray_color="slate", radius="medium")
         ),
     ],
+)
+
+# Reflex answers CORS for its own routes and the mounted API from this list: the origins
+# JOBS_UI_ALLOWED_ORIGINS names and the pages' own (another port in dev mode), never "*"
+# (Reflex allows credentials). The API's guard applies the same rule (jobs_ui.access).
+config.cors_allowed_origins = TrustedOrigins(
+    origin_policy(settings, app_origins=lambda: (config.deploy_url or "", config.api_url))
 )

@@ -91,6 +91,13 @@ class JobNotFoundError(JobsApiError):
         super().__init__(404, message)
 
 
+class NotAuthorizedError(JobsApiError):
+    """The credentials do not hold (e.g. an expired access token): get fresh ones."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(401, message)
+
+
 class StreamUnavailableError(Exception):
     """The SSE stream cannot be used right now; polling takes over."""
 
@@ -119,11 +126,15 @@ class JobsClient:
         self,
         base_url: str,
         *,
-        owner: str | None = None,
+        api_key: str | None = None,
+        token: str | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers = {"X-Owner-Id": owner} if owner else {}
+        """`api_key` acts for its owner; `token` (a job access token) only reads its job:
+        `get_job` and `follow` of that job."""
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._token_params = {"token": token} if token else {}
         # Streams wait on the server between events; only connecting is bounded tightly.
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -144,7 +155,8 @@ class JobsClient:
     # --- calls ---------------------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> JobUpdate:
-        return JobUpdate.from_json(await self._call("GET", f"{API_PREFIX}/{job_id}"))
+        data = await self._call("GET", f"{API_PREFIX}/{job_id}", params=self._token_params)
+        return JobUpdate.from_json(data)
 
     async def list_jobs(self, limit: int = 50) -> list[JobUpdate]:
         data = await self._call("GET", API_PREFIX, params={"limit": limit})
@@ -177,6 +189,8 @@ class JobsClient:
             message = _error_text(response)
             if response.status_code == 404:
                 raise JobNotFoundError(message)
+            if response.status_code == 401:
+                raise NotAuthorizedError(message)
             raise JobsApiError(response.status_code, message)
         try:
             data = response.json()
@@ -193,7 +207,10 @@ class JobsClient:
     ) -> AsyncIterator[JobUpdate | Transport]:
         """Yield each newer state of the job until it ends, and each change of transport.
 
-        Raises JobNotFoundError if the job does not exist (or its id is malformed).
+        Raises JobNotFoundError if the stream or the job says no: the job does not exist or
+        is not the caller's, its id is malformed, or the access token does not hold (the
+        stream says which in words only); NotAuthorizedError when polling is refused for
+        the credentials. A caller holding a token may mint a fresh one and follow again.
         """
         options = options or FollowOptions()
         cursor = _Cursor()
@@ -235,7 +252,7 @@ class JobsClient:
                 self._http,
                 "GET",
                 f"{API_PREFIX}/ws",
-                params={"jobId": job_id},
+                params={"jobId": job_id, **self._token_params},
                 headers=headers,
                 # Heartbeats come every 15 s: silence for longer means a dead connection.
                 timeout=httpx.Timeout(STREAM_SILENCE_SECONDS, connect=5.0),
@@ -251,7 +268,7 @@ class JobsClient:
                     if not isinstance(message, dict):
                         raise StreamUnavailableError("an event that is not a JSON object")
                     kind = message.get("type")
-                    if kind == "error":
+                    if kind == "error":  # the job is unknown, or not ours, or the token bad
                         raise JobNotFoundError(str(message.get("message") or "Job not found"))
                     if cursor.transport is not Transport.LIVE:
                         cursor.transport = Transport.LIVE
@@ -278,6 +295,8 @@ class JobsClient:
                 cursor.transport = Transport.OFFLINE
                 yield Transport.OFFLINE
             return
+        except NotAuthorizedError:
+            raise
         except JobsApiError as error:
             if error.status_code in (400, 404):
                 raise JobNotFoundError(error.message) from error

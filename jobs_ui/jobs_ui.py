@@ -17,9 +17,19 @@ from jobs_ui.state.backend import register_app
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-services = Services.from_settings(get_settings())
+
+def _page_origins() -> tuple[str, ...]:
+    """Where Reflex serves the pages from (another port in dev mode): trusted like the
+    API's own origin. Asked each time, since Reflex settles these URLs as it starts."""
+    config = rx.config.get_config()
+    return tuple(url for url in (config.deploy_url, config.api_url) if url)
+
+
+services = Services.from_settings(get_settings(), app_origins=_page_origins)
 
 app = rx.App(api_transformer=create_api(services))
+if app.sio is not None:  # Reflex's websocket follows the same origin rule as the API
+    app.sio.eio.cors_allowed_origins = services.origins.websocket_origin_allowed
 app.add_page(home_page, route="/", title="jobs_ui")
 app.add_page(imports_page, route="/imports", title="Import data · jobs_ui")
 app.add_page(
@@ -39,4 +49,4 @@ app.add_page(jobs_page, route="/jobs", title="Your jobs · jobs_ui", on_load=Job
 
 # A mounted app's own lifespan does not run under Reflex, so Reflex runs it.
 app.register_lifespan_task(services.lifespan)
-register_app(app)
+register_app(app, services)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import jobs_ui.dataset_tables  # noqa: F401  (registers the shipped datasets)
 from jobs_ui.access.identity import Identity
-from jobs_ui.access.origins import OriginPolicy
+from jobs_ui.access.origins import OriginPolicy, origin_policy
 from jobs_ui.access.signing import signing_keys
 from jobs_ui.access.stream_slots import LocalStreamSlots, RedisStreamSlots, StreamSlots
 from jobs_ui.access.tokens import JobTokens
@@ -96,11 +96,7 @@ class Services:
             visitors=visitors,
             auth_required=settings.auth == "required",
         )
-        origins = OriginPolicy(
-            allowed_hosts=settings.host_patterns,
-            origins=settings.extra_origins,
-            **({"app_origins": app_origins} if app_origins else {}),
-        )
+        origins = origin_policy(settings, **({"app_origins": app_origins} if app_origins else {}))
         stream_slots: StreamSlots = (
             RedisStreamSlots(settings.redis_url, settings.namespace, settings.max_open_streams)
             if settings.redis_url

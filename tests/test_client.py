@@ -15,6 +15,7 @@ from jobs_ui.client import (
     JobNotFoundError,
     JobsClient,
     JobUpdate,
+    NotAuthorizedError,
     Transport,
 )
 from jobs_ui.models import JobKind
@@ -44,10 +45,10 @@ async def collect(client: JobsClient, job_id: str, options: FollowOptions) -> li
     return [item async for item in client.follow(job_id, options)]
 
 
-async def test_follow_over_sse_until_the_end(server, services):
+async def test_follow_over_sse_until_the_end(server, services, api_key):
     job_id = idle_job(services)
     finish_later(services, job_id)
-    async with JobsClient(server.url) as client:
+    async with JobsClient(server.url, api_key=api_key) as client:
         items = await collect(client, job_id, FollowOptions())
     assert items[0] is Transport.LIVE
     updates = [item for item in items if isinstance(item, JobUpdate)]
@@ -55,10 +56,10 @@ async def test_follow_over_sse_until_the_end(server, services):
     assert updates[-1].result == {"rowCount": 0} and updates[-1].is_final
 
 
-async def test_polling_only_when_sse_is_off(server, services):
+async def test_polling_only_when_sse_is_off(server, services, api_key):
     job_id = idle_job(services)
     finish_later(services, job_id)
-    async with JobsClient(server.url) as client:
+    async with JobsClient(server.url, api_key=api_key) as client:
         items = await collect(client, job_id, FollowOptions(use_sse=False, poll_interval=0.05))
     assert items[0] is Transport.POLLING
     assert Transport.LIVE not in items
@@ -80,18 +81,18 @@ def failing_stream_transport(server_url: str, status: int = 503) -> httpx.AsyncH
 
 
 @pytest.mark.parametrize("status", [503, 200])
-async def test_falls_back_to_polling_when_the_stream_fails(server, services, status):
+async def test_falls_back_to_polling_when_the_stream_fails(server, services, status, api_key):
     job_id = idle_job(services)
     finish_later(services, job_id)
     transport = failing_stream_transport(server.url, status)  # 200 but JSON: not a stream
-    async with JobsClient(server.url, transport=transport) as client:
+    async with JobsClient(server.url, api_key=api_key, transport=transport) as client:
         items = await collect(client, job_id, FollowOptions(poll_interval=0.05))
     assert Transport.POLLING in items and Transport.LIVE not in items
     assert items[-1].status == "COMPLETED"
 
 
-async def test_unknown_and_malformed_jobs_raise_not_found(server):
-    async with JobsClient(server.url) as client:
+async def test_unknown_and_malformed_jobs_raise_not_found(server, api_key):
+    async with JobsClient(server.url, api_key=api_key) as client:
         for job_id in (str(uuid.uuid4()), "nope"):
             with pytest.raises(JobNotFoundError):
                 await collect(client, job_id, FollowOptions())
@@ -108,7 +109,7 @@ async def test_an_unreachable_backend_reads_as_offline_and_keeps_trying():
     assert first is Transport.OFFLINE
 
 
-async def test_reconnect_resumes_after_the_last_version(server, services):
+async def test_reconnect_resumes_after_the_last_version(server, services, api_key):
     """A stream cut mid-job reconnects with Last-Event-ID: nothing repeats, nothing is lost."""
     job_id = idle_job(services)
     seen_headers: list[str | None] = []
@@ -127,7 +128,7 @@ async def test_reconnect_resumes_after_the_last_version(server, services):
             return await real.handle_async_request(request)
 
     finish_later(services, job_id, delay=0.5)
-    async with JobsClient(server.url, transport=CuttingTransport()) as client:
+    async with JobsClient(server.url, api_key=api_key, transport=CuttingTransport()) as client:
         items = await collect(client, job_id, FollowOptions(poll_interval=0.05))
     versions = [item.version for item in items if isinstance(item, JobUpdate)]
     assert versions == sorted(set(versions)) and versions[0] == 1 and items[-1].is_final
@@ -165,3 +166,16 @@ async def test_an_answer_that_is_not_the_api_reads_as_offline_not_a_crash():
         first = await asyncio.wait_for(anext(follower), 5)
         await follower.aclose()
     assert first is Transport.OFFLINE
+
+
+async def test_follow_with_a_job_access_token_only(server, services):
+    job_id = idle_job(services)
+    token = services.commands.tokens.mint(job_id=uuid.UUID(job_id), owner="t").token
+    finish_later(services, job_id)
+    async with JobsClient(server.url, token=token) as client:
+        seen = await collect(client, job_id, FollowOptions())
+        assert [i.status for i in seen if isinstance(i, JobUpdate)][-1] == "COMPLETED"
+        with pytest.raises(JobNotFoundError, match="another job"):
+            await collect(client, idle_job(services), FollowOptions())
+        with pytest.raises(NotAuthorizedError, match="another job"):  # polling: a 401
+            await collect(client, idle_job(services), FollowOptions(use_sse=False))

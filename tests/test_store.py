@@ -84,5 +84,18 @@ def test_fail_interrupted_ends_only_processing_jobs(store):
 
 def test_list_for_owner_is_newest_first_and_private(store):
     first, second = new_job(store, "ann"), new_job(store, "ann")
-    new_job(store, "bob")
-    assert [job.id for job in store.list_for_owner(owner="ann")] == [second, first]
+    bobs = new_job(store, "bob")
+    assert [job.id for job in store.list_jobs(owner="ann")] == [second, first]
+    assert [job.id for job in store.list_jobs(owner=None)] == [bobs, second, first]
+
+
+def test_list_pages_by_keyset_and_filters(store):
+    made = [new_job(store, "ann") for _ in range(5)]
+    page = store.list_jobs(owner="ann", limit=2)
+    assert [job.id for job in page] == made[:-3:-1]
+    last = page[-1]
+    rest = store.list_jobs(owner="ann", limit=10, after=(last.created_at, last.id))
+    assert [job.id for job in rest] == made[-3::-1]
+    store.start(made[0])
+    assert [j.id for j in store.list_jobs(owner="ann", status=JobStatus.PROCESSING)] == [made[0]]
+    assert store.list_jobs(owner="ann", kind=JobKind.IMPORT) == []

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, overload
 from urllib.parse import urlsplit
 
+from jobs_ui.settings import Settings
+
 
 def origin_of(url: str) -> str:
     """`scheme://host[:port]` of a URL, lower-cased; "" if it has none."""
@@ -67,6 +69,17 @@ class OriginPolicy:
         scheme = "https" if environ.get("wsgi.url_scheme") in ("https", "wss") else "http"
         host = environ.get("HTTP_HOST", "")
         return self.origin_allowed(origin, scheme=scheme, host_header=host)
+
+
+def origin_policy(
+    settings: Settings, app_origins: Callable[[], Iterable[str]] = _no_app_origins
+) -> OriginPolicy:
+    """The deployment's policy, from JOBS_UI_ALLOWED_HOSTS and JOBS_UI_ALLOWED_ORIGINS."""
+    return OriginPolicy(
+        allowed_hosts=settings.host_patterns,
+        origins=settings.extra_origins,
+        app_origins=app_origins,
+    )
 
 
 class TrustedOrigins(Sequence[str]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from jobs_ui.access import log_redaction
 from jobs_ui.access.guard import BodyLimits, RequestGuard
 from jobs_ui.access.origins import TrustedOrigins
 from jobs_ui.api import fallback, files, jobs, stream
@@ -24,6 +25,7 @@ def create_api(services: Services) -> FastAPI:
 
     Reflex mounts its own routes (pages, `/_event`, `/_upload`) inside this app, so the
     request guard and CORS below stand in front of them too."""
+    log_redaction.install()  # URLs carrying access tokens are logged by servers and clients
     settings = services.settings
     docs = settings.api_docs
     api = FastAPI(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import json
 import operator
@@ -34,6 +35,15 @@ from charset_normalizer.utils import is_multi_byte_encoding
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
+
+from jobs_ui.engines.limits import (
+    BoundedText,
+    ContentTooLarge,
+    FileLimits,
+    line_content_bytes,
+    line_too_long,
+    refuse_oversized_parts,
+)
 
 SAMPLE_SIZE = 64 * 1024
 """Bytes read up front to detect the encoding and delimiter."""
@@ -151,14 +161,15 @@ class RowReader(Protocol):
     ) -> None: ...
 
 
-def open_reader(path: Path, fmt: FileFormat) -> RowReader:
-    """Open `path` for streaming; raises UnreadableFileError if it cannot be read at all."""
-    readers: dict[FileFormat, Callable[[Path], RowReader]] = {
+def open_reader(path: Path, fmt: FileFormat, limits: FileLimits | None = None) -> RowReader:
+    """Open `path` for streaming; raises UnreadableFileError if it cannot be read at all,
+    or when it is past one of `limits` (the defaults when None)."""
+    readers: dict[FileFormat, Callable[[Path, FileLimits], RowReader]] = {
         FileFormat.CSV: _CsvReader,
         FileFormat.JSONL: _JsonLinesReader,
         FileFormat.XLSX: _XlsxReader,
     }
-    return readers[fmt](path)
+    return readers[fmt](path, limits or FileLimits())
 
 
 class _ReaderBase(ABC):
@@ -296,8 +307,14 @@ def _detect_legacy_encoding(sample: bytes) -> str:
 # Header checks shared by CSV and XLSX
 
 
-def _check_header(names: list[str]) -> list[str]:
-    """Return the header unchanged, or raise if a column is unnamed or named twice."""
+def _check_header(names: list[str], max_columns: int) -> list[str]:
+    """Return the header unchanged, or raise if it is too wide, or a column is unnamed or
+    named twice."""
+    if len(names) > max_columns:
+        raise UnreadableFileError(
+            f"The header row has {len(names):,} columns, more than the {max_columns:,} this "
+            "app reads. Remove the columns you do not need and upload again."
+        )
     for position, name in enumerate(names, start=1):
         if not name:
             raise UnreadableFileError(
@@ -323,7 +340,9 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _field_count_problem(found: int, expected: int) -> str:
+def _field_count_problem(found: int, expected: int, max_columns: int) -> str:
+    if found > max_columns:
+        return f"Row has {found:,} fields, more than the {max_columns:,} this app reads."
     return f"Row has {_plural(found, 'field')} but the header has {_plural(expected, 'column')}."
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import reflex as rx
 
-from jobs_ui.client import JobsApiError
+from jobs_ui.commands import CommandError, ExportFormat
 from jobs_ui.components.form import (
     dataset_select,
     field_label,
@@ -17,11 +16,28 @@ from jobs_ui.components.form import (
 )
 from jobs_ui.components.layout import page
 from jobs_ui.components.progress_card import job_page
-from jobs_ui.state.backend import browser_url, download_in_browser, jobs_client
+from jobs_ui.state.backend import (
+    browser_url,
+    commands,
+    download_in_browser,
+    principal_of,
+    run_command,
+)
 from jobs_ui.state.job_status import JobStatusState, job_page_path
-from jobs_ui.state.visitor import owner_of
 
-EXPORT_FORMATS = (("csv", "CSV"), ("jsonl", "JSON Lines"), ("xlsx", "Excel (XLSX)"))
+EXPORT_FORMATS: tuple[tuple[ExportFormat, str], ...] = (
+    ("csv", "CSV"),
+    ("jsonl", "JSON Lines"),
+    ("xlsx", "Excel (XLSX)"),
+)
+
+
+def _export_format(value: str) -> ExportFormat:
+    """The format the form chose; anything else a tab sends is refused like the API does."""
+    for known, _label in EXPORT_FORMATS:
+        if value == known:
+            return known
+    raise CommandError(422, "format: choose csv, jsonl or xlsx.")
 
 
 class ExportJobState(JobStatusState, rx.State):
@@ -81,21 +97,23 @@ class ExportFormState(rx.State):
     async def start_export(self) -> Any:
         self.form_error, self.starting = "", True
         try:
-            async with jobs_client(await owner_of(self)) as client:
-                job = await client.create_export(
-                    dataset=self.dataset, file_format=self.file_format, search=self.search.strip()
-                )
-        except JobsApiError as error:
+            principal = await principal_of(self)
+            created = await run_command(
+                commands().create_export,
+                principal,
+                dataset=self.dataset,
+                file_format=_export_format(self.file_format),
+                search=self.search.strip(),
+            )
+        except CommandError as error:
             self.form_error = error.message
-            return None
-        except httpx.TransportError:
-            self.form_error = "The server cannot be reached right now. Try again in a moment."
             return None
         finally:
             self.starting = False
+        job_id = str(created.job.id)
         follower = await self.get_state(ExportJobState)
-        follower._download_when_done = job.job_id
-        return rx.redirect(job_page_path("EXPORT", job.job_id))
+        follower._download_when_done = job_id
+        return rx.redirect(job_page_path("EXPORT", job_id))
 
 
 def export_form() -> rx.Component:

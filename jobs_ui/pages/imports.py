@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import reflex as rx
 
-from jobs_ui.client import JobsApiError
+from jobs_ui.commands import CommandError
 from jobs_ui.components.error_table import RowError, row_errors_table
 from jobs_ui.components.form import (
     dataset_select,
@@ -18,9 +17,8 @@ from jobs_ui.components.form import (
 )
 from jobs_ui.components.layout import page
 from jobs_ui.components.progress_card import job_page
-from jobs_ui.state.backend import browser_url, jobs_client
+from jobs_ui.state.backend import browser_url, commands, principal_of, run_command
 from jobs_ui.state.job_status import JobStatusState, job_page_path
-from jobs_ui.state.visitor import owner_of
 
 UPLOAD_ID = "import_file"
 ACCEPTED_FILES = {
@@ -50,28 +48,28 @@ class ImportFormState(rx.State):
 
     @rx.event
     async def submit_file(self, files: list[rx.UploadFile]) -> Any:
-        """Hand the uploaded file to the jobs API, then go and watch the new job."""
+        """Start the import of the uploaded file (in-process, the same command the API
+        runs), then go and watch the new job."""
         try:
             if not files:
                 self.form_error = "Choose a file to import."
                 return None
             upload = files[0]
             try:
-                async with jobs_client(await owner_of(self)) as client:
-                    job = await client.create_import(
-                        dataset=self.dataset,
-                        filename=upload.filename or "upload.csv",
-                        content=upload.file,
-                    )
-            except JobsApiError as error:
+                principal = await principal_of(self)
+                created = await run_command(
+                    commands().create_import,
+                    principal,
+                    dataset=self.dataset,
+                    filename=upload.filename or "upload.csv",
+                    source=upload.file,
+                )
+            except CommandError as error:
                 self.form_error = error.message
-                return None
-            except httpx.TransportError:
-                self.form_error = "The server cannot be reached right now. Try again in a moment."
                 return None
             return [
                 rx.clear_selected_files(UPLOAD_ID),
-                rx.redirect(job_page_path("IMPORT", job.job_id)),
+                rx.redirect(job_page_path("IMPORT", str(created.job.id))),
             ]
         finally:
             self.uploading = False

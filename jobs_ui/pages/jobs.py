@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import reflex as rx
+from sqlalchemy.exc import SQLAlchemyError
 
-from jobs_ui.client import JobsApiError, JobsClient, JobUpdate
+from jobs_ui.client import FollowOptions, JobUpdate
+from jobs_ui.commands import CommandError
 from jobs_ui.components.layout import page
 from jobs_ui.components.status_badge import status_badge
-from jobs_ui.state.backend import jobs_client, tab_is_open
-from jobs_ui.state.job_status import job_page_path
-from jobs_ui.state.visitor import owner_of
+from jobs_ui.models import Job, iso_utc
+from jobs_ui.state.backend import commands, principal_of, run_command, tab_is_open
+from jobs_ui.state.job_status import job_page_path, read_updates
 
 LIST_REFRESH_SECONDS = 10.0
 WATCHDOG_SECONDS = 1.0
@@ -33,16 +35,16 @@ class JobRow:
     href: str
 
 
-def _row(update: JobUpdate) -> JobRow:
+def _row(job: Job) -> JobRow:
     return JobRow(
-        job_id=update.job_id,
-        kind=update.kind.capitalize(),
-        dataset=update.dataset,
-        status=update.status,
-        progress=update.progress,
-        message=update.message,
-        created_at=f"{(update.created_at or '')[:16].replace('T', ' ')} UTC",
-        href=job_page_path(update.kind, update.job_id),
+        job_id=str(job.id),
+        kind=job.kind.value.capitalize(),
+        dataset=job.dataset,
+        status=job.status.value,
+        progress=job.progress,
+        message=job.message,
+        created_at=f"{(iso_utc(job.created_at) or '')[:16].replace('T', ' ')} UTC",
+        href=job_page_path(job.kind.value, str(job.id)),
     )
 
 
@@ -63,47 +65,49 @@ class JobsListState(rx.State):
         async with self:
             generation = self._generation
             token = self.router.session.client_token
-            owner = await owner_of(self)
-        updates: asyncio.Queue[JobUpdate] = asyncio.Queue()
+            try:
+                principal = await principal_of(self)
+            except CommandError as error:
+                self.list_error, self.loaded = error.message, True
+                return
+        updates: asyncio.Queue[Any] = asyncio.Queue()
         followers: dict[str, asyncio.Task[None]] = {}
         loop = asyncio.get_running_loop()
         next_listing = 0.0
-        async with jobs_client(owner) as client:
-            try:
-                while True:
-                    listing: list[JobUpdate] | None = None
-                    error = ""
-                    if loop.time() >= next_listing:
-                        next_listing = loop.time() + LIST_REFRESH_SECONDS
-                        try:
-                            listing = await client.list_jobs()
-                        except (JobsApiError, httpx.TransportError):
-                            error = "Your jobs cannot be loaded right now. Retrying…"
-                    changes = await _drain(updates, WATCHDOG_SECONDS)
-                    async with self:
-                        if self._generation != generation or not tab_is_open(token):
-                            return
-                        self.list_error = error
-                        if listing is not None:
-                            self.rows = [_row(job) for job in listing]
-                            self.loaded = True
-                        self._apply(changes)
-                        active = [
-                            row.job_id
-                            for row in self.rows
-                            if row.status in ("PENDING", "PROCESSING")
-                        ]
-                    for job_id in active:
-                        if job_id not in followers or followers[job_id].done():
-                            followers[job_id] = asyncio.create_task(
-                                _follow(client, job_id, updates)
-                            )
-            finally:
-                for task in followers.values():
-                    task.cancel()
-                for task in followers.values():
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
+        try:
+            while True:
+                listing: Sequence[Job] | None = None
+                error = ""
+                if loop.time() >= next_listing:
+                    next_listing = loop.time() + LIST_REFRESH_SECONDS
+                    try:
+                        page = await run_command(commands().list_jobs, principal)
+                        listing = page.jobs
+                    except (CommandError, SQLAlchemyError):
+                        error = "Your jobs cannot be loaded right now. Retrying…"
+                changes = await _drain(updates, WATCHDOG_SECONDS)
+                async with self:
+                    if self._generation != generation or not tab_is_open(token):
+                        return
+                    self.list_error = error
+                    if listing is not None:
+                        self.rows = [_row(job) for job in listing]
+                        self.loaded = True
+                    self._apply(changes)
+                    active = [
+                        row.job_id for row in self.rows if row.status in ("PENDING", "PROCESSING")
+                    ]
+                for job_id in active:
+                    if job_id not in followers or followers[job_id].done():
+                        followers[job_id] = asyncio.create_task(
+                            read_updates(job_id, principal, FollowOptions(), updates)
+                        )
+        finally:
+            for task in followers.values():
+                task.cancel()
+            for task in followers.values():
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     def _apply(self, changes: list[JobUpdate]) -> None:
         if not changes:
@@ -122,21 +126,15 @@ class JobsListState(rx.State):
         ]
 
 
-async def _drain(queue: asyncio.Queue[JobUpdate], wait: float) -> list[JobUpdate]:
-    """Whatever arrives within `wait` seconds (at least one item, or none after the wait)."""
-    items: list[JobUpdate] = []
+async def _drain(queue: asyncio.Queue[Any], wait: float) -> list[JobUpdate]:
+    """The job updates that arrive within `wait` seconds (the followers' other news, such as
+    a change of transport, is not shown in the list)."""
+    items: list[Any] = []
     with contextlib.suppress(TimeoutError):
         items.append(await asyncio.wait_for(queue.get(), wait))
     while not queue.empty():
         items.append(queue.get_nowait())
-    return items
-
-
-async def _follow(client: JobsClient, job_id: str, updates: asyncio.Queue[JobUpdate]) -> None:
-    with contextlib.suppress(JobsApiError):
-        async for item in client.follow(job_id):
-            if isinstance(item, JobUpdate):
-                await updates.put(item)
+    return [item for item in items if isinstance(item, JobUpdate)]
 
 
 def jobs_table() -> rx.Component:

@@ -1,1 +1,1 @@
-"""Reflex states shared by the pages: the visitor, and following one job (useJobStatus)."""
+"""Reflex states shared by the pages: following one job (useJobStatus), the backend."""

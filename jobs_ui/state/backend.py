@@ -1,18 +1,76 @@
-"""How the Reflex backend reaches the jobs API, and whether a browser tab is still there."""
+"""What the Reflex states use of the backend: the jobs commands in-process, who the tab's
+visitor is, how to follow a job over the app's own SSE route, and whether a tab is open."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import TYPE_CHECKING
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import reflex as rx
 
+from jobs_ui.access.identity import CredentialError
+from jobs_ui.access.principal import Principal
 from jobs_ui.client import JobsClient
+from jobs_ui.commands import JOB_NOT_FOUND, CommandError, JobCommands
 
 if TYPE_CHECKING:
     from reflex.app import App
 
+    from jobs_ui.services import Services
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SIGN_IN_FIRST = "Sign in to start and see jobs."
+
 _app: App | None = None
+_services: Services | None = None
+
+
+def register_app(app: App, services: Services) -> None:
+    """Give the states the app (to see open tabs) and its jobs services."""
+    global _app, _services
+    _app, _services = app, services
+
+
+def services() -> Services:
+    if _services is None:
+        raise RuntimeError("jobs_ui.state.backend.register_app was not called")
+    return _services
+
+
+async def principal_of(state: rx.State) -> Principal:
+    """Who the tab's visitor is, from the credentials its websocket came with (the visitor
+    cookie, or whatever the deployment's identify hook reads), as an API request would.
+    CommandError 401 if there are none."""
+    headers = state.router.headers.raw_headers
+    try:
+        return await services().identity.resolve_headers(headers)
+    except CredentialError:
+        raise CommandError(401, SIGN_IN_FIRST) from None
+
+
+async def run_command(command: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run a jobs command (it blocks on the database and disk) off the event loop."""
+    return await asyncio.to_thread(command, *args, **kwargs)
+
+
+def commands() -> JobCommands:
+    return services().commands
+
+
+async def access_token(principal: Principal, job_id: str) -> str:
+    """A fresh token to follow one job over the SSE route; CommandError 404 if the job is
+    not this principal's (or not a job at all)."""
+    try:
+        parsed = uuid.UUID(job_id)
+    except ValueError:
+        raise CommandError(404, JOB_NOT_FOUND) from None
+    token = await run_command(commands().access_token, principal, parsed)
+    return token.token
 
 
 def api_base_url() -> str:
@@ -39,14 +97,9 @@ def download_in_browser(path: str) -> rx.event.EventSpec:
     )
 
 
-def jobs_client(owner: str) -> JobsClient:
-    return JobsClient(api_base_url(), owner=owner or None)
-
-
-def register_app(app: App) -> None:
-    """Let states ask whether a tab is still connected (see `tab_is_open`)."""
-    global _app
-    _app = app
+def following_client(token: str) -> JobsClient:
+    """A client of the app's own API that reads one job with its access token."""
+    return JobsClient(api_base_url(), token=token)
 
 
 def tab_is_open(client_token: str) -> bool:

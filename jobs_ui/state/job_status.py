@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from typing import Any
 
 import httpx
 import reflex as rx
 
+from jobs_ui.access.principal import Principal
 from jobs_ui.client import (
     FollowOptions,
     JobNotFoundError,
@@ -24,13 +26,23 @@ from jobs_ui.client import (
     JobUpdate,
     Transport,
 )
-from jobs_ui.state.backend import jobs_client, tab_is_open
-from jobs_ui.state.visitor import owner_of
+from jobs_ui.commands import CommandError
+from jobs_ui.models import job_public
+from jobs_ui.state.backend import (
+    access_token,
+    commands,
+    following_client,
+    principal_of,
+    run_command,
+    tab_is_open,
+)
 
 log = logging.getLogger(__name__)
 
 # How often a follower checks that its tab is still open and its job still wanted.
 WATCHDOG_SECONDS = 1.0
+# The stream refused this many fresh tokens in a row: take its word that the job is gone.
+MAX_REFUSED_TOKENS = 3
 
 
 class JobStatusState(rx.State, mixin=True):
@@ -138,11 +150,15 @@ class JobStatusState(rx.State, mixin=True):
             generation, job_id = self._generation, self.job_id
             token = self.router.session.client_token
             options = FollowOptions(use_sse=self.use_sse, poll_interval=self.poll_interval)
-            owner = await owner_of(self)
+            try:
+                principal = await principal_of(self)
+            except CommandError as error:
+                self.not_found, self.action_error = True, error.message
+                return
         if not job_id:
             return
         updates: asyncio.Queue[JobUpdate | Transport | BaseException | None] = asyncio.Queue()
-        reader = asyncio.create_task(_read_updates(job_id, owner, options, updates))
+        reader = asyncio.create_task(read_updates(job_id, principal, options, updates))
         try:
             while True:
                 try:
@@ -197,25 +213,26 @@ class JobStatusState(rx.State, mixin=True):
 
     @rx.event
     async def cancel_job(self) -> None:
-        """Ask the API to cancel the followed job; the stream shows the outcome."""
+        """Cancel the followed job; the stream shows the outcome."""
         self.action_error = ""
         try:
-            async with jobs_client(await owner_of(self)) as client:
-                await client.cancel(self.job_id)
-        except (JobsApiError, httpx.TransportError) as error:
-            self.action_error = _action_failure(error)
+            principal = await principal_of(self)
+            await run_command(commands().cancel, principal, _job_uuid(self.job_id))
+        except CommandError as error:
+            self.action_error = error.message
 
     @rx.event
     async def retry_job(self) -> Any:
         """Run the failed or cancelled job again as a new job, and go to its page."""
         self.action_error = ""
         try:
-            async with jobs_client(await owner_of(self)) as client:
-                retry = await client.retry(self.job_id)
-        except (JobsApiError, httpx.TransportError) as error:
-            self.action_error = _action_failure(error)
+            principal = await principal_of(self)
+            created = await run_command(commands().retry, principal, _job_uuid(self.job_id))
+        except CommandError as error:
+            self.action_error = error.message
             return None
-        return rx.redirect(job_page_path(retry.kind, retry.job_id))
+        retry = job_public(created.job)
+        return rx.redirect(job_page_path(retry["kind"], retry["jobId"]))
 
 
 def job_page_path(kind: str, job_id: str) -> str:
@@ -223,33 +240,57 @@ def job_page_path(kind: str, job_id: str) -> str:
     return f"/{'exports' if kind == 'EXPORT' else 'imports'}/{job_id}"
 
 
-def _action_failure(error: Exception) -> str:
-    if isinstance(error, JobsApiError):
-        return error.message
-    return "The server cannot be reached right now. Try again in a moment."
+def _job_uuid(job_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(job_id)
+    except ValueError:
+        raise CommandError(404, "Job not found") from None
 
 
-async def _read_updates(
+async def read_updates(
     job_id: str,
-    owner: str,
+    principal: Principal,
     options: FollowOptions,
-    updates: asyncio.Queue[JobUpdate | Transport | BaseException | None],
+    updates: asyncio.Queue[Any],
 ) -> None:
-    """Run the API client's follower, handing everything it sees to the state's loop.
+    """Follow one job over the app's SSE route with a fresh access token, handing everything
+    the API client sees to a state's loop.
 
-    Anything but "not found" is passed on (the page shows it cannot reach the server) and the
-    follower starts again after a pause, so the page keeps the promise to pick up again.
+    Whether the job is the principal's is decided in-process as the token is minted: "not
+    found" there is final. When the stream refuses a token (it lapsed during a reconnect)
+    a fresh one is minted. Anything else is passed on (the page shows it cannot reach the
+    server) and following starts again after a pause, so the page picks up again.
     """
+    refused = 0
     while True:
         try:
-            async with jobs_client(owner) as client:
+            token = await access_token(principal, job_id)
+        except CommandError as error:
+            if error.status == 404:
+                await updates.put(JobNotFoundError(error.message))
+                return
+            await updates.put(error)
+            await asyncio.sleep(options.poll_interval)
+            continue
+        try:
+            async with following_client(token) as client:
                 async for item in client.follow(job_id, options):
+                    refused = 0
                     await updates.put(item)
             return
-        except JobNotFoundError as error:
+        except JobsApiError as error:
+            # Not found or not authorised by the stream or the poll, right after the mint
+            # said yes: the token lapsed in between. Try a fresh one, a few times.
+            if error.status_code in (401, 404):
+                refused += 1
+                if refused < MAX_REFUSED_TOKENS:
+                    continue
+                await updates.put(JobNotFoundError(error.message))
+                return
+            log.warning("following job %s: %s; trying again", job_id, error)
             await updates.put(error)
-            return
-        except (JobsApiError, httpx.HTTPError) as error:
+            await asyncio.sleep(options.poll_interval)
+        except httpx.HTTPError as error:
             log.warning("following job %s: %s; trying again", job_id, error)
             await updates.put(error)
             await asyncio.sleep(options.poll_interval)

@@ -14,6 +14,8 @@ import httpx
 import pytest
 import redis
 
+from jobs_ui.access.api_keys import create_key
+from jobs_ui.db import make_engine
 from tests.conftest import free_port
 from tests.support.services import (
     PROJECT_ROOT,
@@ -70,6 +72,7 @@ class Deployment:
 
     environment: dict[str, str]
     logs: Path
+    api_key: str  # every client of the deployment calls as this key's owner
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -93,7 +96,8 @@ class Deployment:
         self.processes.append(process)
         url = f"http://127.0.0.1:{port}"
         wait_until_serving(process, url)
-        return httpx.Client(base_url=url, timeout=30)
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        return httpx.Client(base_url=url, timeout=30, headers=headers)
 
     def worker(self) -> subprocess.Popen[bytes]:
         log = self.logs / f"worker-{len(self.workers)}.log"
@@ -126,7 +130,10 @@ def deployment(tmp_path: Path, private_redis: PrivateRedis) -> Iterator[Deployme
         environment = scaled_environment(
             database_url=database_url, redis_url=private_redis.url, data_dir=data_dir
         )
-        running = Deployment(environment, tmp_path)
+        engine = make_engine(database_url)
+        api_key = create_key(engine, owner="scale-test", scopes=[])[1]
+        engine.dispose()
+        running = Deployment(environment, tmp_path, api_key)
         try:
             yield running
         finally:

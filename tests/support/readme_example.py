@@ -34,7 +34,7 @@ def main() -> None:
 
     data_dir = Path(tempfile.mkdtemp())
     services = Services.from_settings(Settings(JOBS_UI_DATA_DIR=data_dir))
-    with TestClient(create_api(services)) as client:
+    with TestClient(create_api(services), base_url="http://localhost") as client:
         # What `make migration` + the next start would do for the new table.
         SQLModel.metadata.create_all(services.engine, tables=[example.Book.__table__])
         upload = "isbn,title\n9780131103627,The C Programming Language\nshort,Bad ISBN\n"

@@ -1,0 +1,42 @@
+"""Access tokens and API keys never reach a log: every record is redacted as it is made.
+
+A record factory (not a handler filter) so that every logger is covered, whoever set up
+its handlers: the HTTP client logging its request URLs, a server's access log, ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+# `token=<value>` in a URL or a message, and our API keys wherever they appear.
+_SECRETS = re.compile(r"(?P<name>(?:[?&;]|\b)token=)[^&\s\"'#]+|\bjui_[0-9a-f]{12}_[\w-]+")
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    return _SECRETS.sub(
+        lambda m: f"{m.group('name')}{REDACTED}" if m.group("name") else REDACTED, text
+    )
+
+
+def install() -> None:
+    """Redact every log record from now on (calling it again changes nothing)."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "redacts", False):
+        return
+
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: let logging report it as it would
+            return record
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return record
+
+    redacting_factory.redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting_factory)
