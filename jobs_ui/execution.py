@@ -17,10 +17,12 @@ from sqlalchemy import Engine
 
 from jobs_ui.engines.export_job import run_export
 from jobs_ui.engines.import_job import ImportFileError, run_import
+from jobs_ui.engines.limits import FileLimits
 from jobs_ui.engines.progress import JobCancelled, ProgressReporter
 from jobs_ui.files import DataFiles
 from jobs_ui.heartbeat import Heartbeat
 from jobs_ui.models import Job, JobKind
+from jobs_ui.settings import Settings, get_settings
 from jobs_ui.store import INTERRUPTED_ERROR, JobStore
 
 log = logging.getLogger(__name__)
@@ -43,12 +45,15 @@ def execute_job(
     cancel_event: threading.Event | None = None,
     stopping: threading.Event | None = None,
     heartbeat_seconds: float | None = None,
+    limits: FileLimits | None = None,
 ) -> Job | None:
     """Start the job if it is still pending, run its engine, and record how it ended.
 
     `stopping` set means the process is shutting down: a job stopped by it ends FAILED as
     interrupted, not CANCELLED, since nobody asked to cancel it. With `heartbeat_seconds`
     the job proves it is alive that often (runners outside the backend process need it).
+    An import reads its file within `limits`; None means the process settings' (every
+    runner, in-process or Celery, comes through here, so JOBS_UI_MAX_* apply to all).
     """
     job = store.start(job_id)
     if job is None:
@@ -57,9 +62,12 @@ def execute_job(
     log.info("job %s started: %s %s", job.id, job.kind.value, job.dataset)
     reporter = ProgressReporter(store, job.id, cancel_event=cancel_event)
     alive = Heartbeat(store, job.id, heartbeat_seconds) if heartbeat_seconds else nullcontext()
+    inputs: dict[str, Any] = {"engine": engine, "files": files, "reporter": reporter}
+    if job.kind is JobKind.IMPORT:
+        inputs["limits"] = limits or file_limits(get_settings())
     try:
         with alive:
-            result = ENGINES[job.kind](job, engine=engine, files=files, reporter=reporter)
+            result = ENGINES[job.kind](job, **inputs)
     except JobCancelled:
         if stopping is not None and stopping.is_set():
             return store.fail(job.id, error=INTERRUPTED_ERROR)
@@ -75,6 +83,11 @@ def execute_job(
         message=_done_message(job.kind, result),
         stored_bytes=files.bytes_of(job.id),
     )
+
+
+def file_limits(settings: Settings) -> FileLimits:
+    """The limits of a file's contents that `settings` ask for."""
+    return FileLimits(max_line_bytes=settings.max_line_bytes, max_columns=settings.max_columns)
 
 
 def _done_message(kind: JobKind, result: dict[str, Any]) -> str:

@@ -269,10 +269,14 @@ def _detect_encoding(sample: bytes, complete: bool) -> str:
         if sample.startswith(bom):
             return encoding
     if b"\x00" in sample:
-        # Only UTF-16/32 text legitimately contains NUL bytes; anything else is binary.
+        # UTF-16/32 text is full of NUL bytes. Other text holds one only as a control
+        # character in a cell (our own export writes them, neutralised with a quote);
+        # binary data fails the UTF-8 check here or the control-character count after.
         best = from_bytes(sample).best()
         if best is not None and best.encoding.startswith(("utf_16", "utf_32")):
             return best.encoding
+        if _decode_sample(sample, "utf-8", complete) is not None:
+            return "utf-8"
         raise UnreadableFileError(_NOT_TEXT)
     if _decode_sample(sample, "utf-8", complete) is not None:
         return "utf-8"
@@ -371,9 +375,15 @@ def _is_blank_record(fields: list[str]) -> bool:
 
 
 class _CsvReader(_ReaderBase):
-    """Delimited text with a header row, in any common encoding."""
+    """Delimited text with a header row, in any common encoding.
 
-    def __init__(self, path: Path) -> None:
+    A row longer than `max_line_bytes` fails the file rather than being skipped: csv cannot
+    resume in the middle of a row it was stopped in, a row that long is nearly always a
+    quote that is never closed or a file that is not a table (whose next "rows" would be
+    wrong too), and all or nothing keeps one rule for every file-level problem.
+    """
+
+    def __init__(self, path: Path, limits: FileLimits) -> None:
         binary = path.open("rb")
         try:
             sample, size, complete = _read_sample(binary)
@@ -391,8 +401,16 @@ class _CsvReader(_ReaderBase):
             raise
         self._binary = binary
         self._encoding = encoding
+        self._max_columns = limits.max_columns
         self._progress = _ByteProgress(binary, size)
-        self._text = io.TextIOWrapper(binary, encoding=encoding, newline="")
+        # UTF-8 is read as it is; other encodings reach the TextIOWrapper as UTF-8.
+        as_is = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+        self._bounded = BoundedText(
+            binary, limits.max_line_bytes, decode_from=None if as_is else encoding
+        )
+        self._text = io.TextIOWrapper(
+            self._bounded, encoding=encoding if as_is else "utf-8", newline=""
+        )
         # Standard quoting only: the sniffer's quote and space guesses misfire on names
         # like O'Brien, and cell values must reach the caller exactly as written. Strict, so
         # a quote that is never closed fails loudly instead of swallowing the rows after it.
@@ -418,12 +436,15 @@ class _CsvReader(_ReaderBase):
         try:
             for fields in self._records:
                 self._number += 1
+                self._bounded.rows = self._number
                 if not _is_blank_record(fields):
                     # The codec drops a leading BOM; this catches a doubled one from re-saving.
                     fields[0] = fields[0].lstrip("\ufeff")
-                    return _check_header([name.strip() for name in fields])
+                    return _check_header([name.strip() for name in fields], self._max_columns)
         except (UnicodeDecodeError, csv.Error) as err:
             raise self._unreadable(err, self._number + 1) from err
+        except ContentTooLarge as err:
+            raise UnreadableFileError(str(err)) from err
         raise UnreadableFileError(_EMPTY)
 
     def __iter__(self) -> Iterator[RawRow]:
@@ -434,9 +455,12 @@ class _CsvReader(_ReaderBase):
         # The cells of the kept columns, by one C call (None: every column is kept).
         pick = None if len(kept) == width else _picker([i for i, key in enumerate(keys) if key])
         number = self._number
+        bounded = self._bounded
+        max_columns = self._max_columns
         try:
             for fields in self._records:
                 number += 1
+                bounded.rows = number  # so a row past the length limit is stopped, and named
                 if len(fields) == width:
                     cells = fields if pick is None else pick(fields)
                     # Every CSV cell is a str, so a blank one is falsy: compress drops it, in C.
@@ -444,9 +468,12 @@ class _CsvReader(_ReaderBase):
                     yield RawRow(number, dict(compress(zip(kept, cells), cells)))  # noqa: B905
                 elif not _is_blank_record(fields):
                     values = {k: v for k, v in zip(keys, fields, strict=False) if k and v}
-                    yield RawRow(number, values, _field_count_problem(len(fields), width))
+                    problem = _field_count_problem(len(fields), width, max_columns)
+                    yield RawRow(number, values, problem)
         except (UnicodeDecodeError, csv.Error) as err:
             raise self._unreadable(err, number + 1) from err
+        except ContentTooLarge as err:
+            raise UnreadableFileError(str(err)) from err
         finally:
             self._number = number
 
@@ -487,9 +514,16 @@ def _first_object_keys(text: str) -> list[str]:
 
 
 class _JsonLinesReader(_ReaderBase):
-    """One JSON object per line, UTF-8."""
+    """One JSON object per line, UTF-8.
 
-    def __init__(self, path: Path) -> None:
+    A line longer than `max_line_bytes` fails the file, as a CSV row does (one rule for
+    both): such a line is a document that is not JSON Lines, or made to exhaust memory.
+    An object with more than `max_columns` keys is skipped with a reason (it is already
+    parsed, at most a line long, and the next line is unaffected); keys are also capped
+    across the file, since every new one becomes a column the reader remembers.
+    """
+
+    def __init__(self, path: Path, limits: FileLimits) -> None:
         binary = path.open("rb")
         try:
             sample, size, complete = _read_sample(binary)
@@ -507,8 +541,11 @@ class _JsonLinesReader(_ReaderBase):
             binary.close()
             raise
         self._binary = binary
+        self._limits = limits
         self._progress = _ByteProgress(binary, size)
-        self._columns = _first_object_keys(text)
+        first_keys = _first_object_keys(text)
+        # Too many: that line is reported as it is read, and none of them become columns.
+        self._columns = first_keys if len(first_keys) <= limits.max_columns else []
         self._known = set(self._columns)
         self._names_for: NamesFor | None = None
         self._names_by_keys: dict[tuple[str, ...], Mapping[str, str]] = {}
@@ -525,7 +562,14 @@ class _JsonLinesReader(_ReaderBase):
 
     def __iter__(self) -> Iterator[RawRow]:
         known = self._known
-        for number, line in enumerate(self._binary, start=1):
+        limit = self._limits.max_line_bytes
+        max_keys = self._limits.max_columns
+        # readline with a size never holds more than that of a line: a longer one comes in
+        # pieces, and the first piece already tells (the 2 leave room for a CRLF).
+        lines = iter(functools.partial(self._binary.readline, limit + 2), b"")
+        for number, line in enumerate(lines, start=1):
+            if len(line) > limit and line_content_bytes(line) > limit:
+                raise UnreadableFileError(str(line_too_long(number, limit)))
             if line.isspace():
                 continue
             try:
@@ -541,8 +585,14 @@ class _JsonLinesReader(_ReaderBase):
             if type(record) is not dict:
                 yield RawRow(number, {}, "Line is not a JSON object.")
                 continue
+            if len(record) > max_keys:
+                problem = (
+                    f"Line has {len(record):,} keys, more than the {max_keys:,} this app reads."
+                )
+                yield RawRow(number, {}, problem)
+                continue
             if not record.keys() <= known:
-                self._add_columns(record)
+                self._add_columns(record, number)
             yield RawRow(number, self._renamed(record))
 
     def rename(self, names_for: NamesFor) -> None:
@@ -557,6 +607,8 @@ class _JsonLinesReader(_ReaderBase):
         keys = tuple(record)
         names = self._names_by_keys.get(keys)
         if names is None:
+            if len(self._names_by_keys) >= _MAX_KEY_SETS:
+                self._names_by_keys.clear()  # a file of ever new key orders: memory stays put
             names = self._names_by_keys[keys] = names_for(keys)
         return {
             names[key]: value
@@ -564,11 +616,20 @@ class _JsonLinesReader(_ReaderBase):
             if key in names and not _is_blank_cell(value)
         }
 
-    def _add_columns(self, record: dict[str, object]) -> None:
-        for key in record:
-            if key not in self._known:
-                self._known.add(key)
-                self._columns.append(key)
+    def _add_columns(self, record: dict[str, object], number: int) -> None:
+        new = [key for key in record if key not in self._known]
+        max_columns = self._limits.max_columns
+        if len(self._known) + len(new) > max_columns:
+            raise UnreadableFileError(
+                f"Line {number:,} brings the keys used in this file past the {max_columns:,} "
+                "different ones this app reads. Each line should hold one record, with keys "
+                "from the same few columns."
+            )
+        self._known.update(new)
+        self._columns.extend(new)
+
+
+_MAX_KEY_SETS = 256  # distinct key lists (in order) whose field names are remembered
 
 
 def _first_decode_error(sample: bytes, start: int) -> str:
@@ -594,21 +655,29 @@ def _open_workbook(file: IO[bytes]) -> Workbook:
     """Open a workbook for streaming, or say in plain words that it is not one."""
     try:
         _refuse_zip_bombs(file)
-        return load_workbook(file, read_only=True, data_only=True)
+        # External links are not needed for cell values; not keeping them leaves their
+        # (possibly large) cached copies unread.
+        return load_workbook(file, read_only=True, data_only=True, keep_links=False)
     except _BROKEN_WORKBOOK_ERRORS as err:
         raise UnreadableFileError(_NOT_XLSX) from err
 
 
 def _refuse_zip_bombs(file: IO[bytes]) -> None:
+    """Refuse a workbook that unpacks to too much in total, or in any one part (see
+    `refuse_oversized_parts`), from the sizes in the zip's directory: nothing is unpacked."""
     with zipfile.ZipFile(file) as archive:
         unpacked = sum(entry.file_size for entry in archive.infolist())
+        if unpacked > MAX_UNPACKED_XML_BYTES:
+            raise UnreadableFileError(
+                f"This workbook unpacks to {unpacked / 1024 / 1024:,.0f} MB, more than the "
+                f"{MAX_UNPACKED_XML_BYTES / 1024 / 1024:,.0f} MB this app reads. "
+                "Save it as CSV and upload that instead."
+            )
+        try:
+            refuse_oversized_parts(archive)
+        except ContentTooLarge as err:
+            raise UnreadableFileError(str(err)) from err
     file.seek(0)
-    if unpacked > MAX_UNPACKED_XML_BYTES:
-        raise UnreadableFileError(
-            f"This workbook unpacks to {unpacked / 1024 / 1024:,.0f} MB, more than the "
-            f"{MAX_UNPACKED_XML_BYTES / 1024 / 1024:,.0f} MB this app reads. "
-            "Save it as CSV and upload that instead."
-        )
 
 
 def _is_blank_cell(value: object) -> bool:
@@ -622,13 +691,14 @@ def _is_blank_row(row: tuple[object, ...]) -> bool:
 class _XlsxReader(_ReaderBase):
     """The first worksheet of an Excel workbook, read with openpyxl in read-only mode."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, limits: FileLimits) -> None:
         # Pass an open file rather than the path: openpyxl refuses paths whose
         # extension it does not know, and uploads may be stored under any name.
         self._file = path.open("rb")
         self._workbook: Workbook | None = None
         self._row_number = 0
         self._done = False
+        self._max_columns = limits.max_columns
         try:
             self._workbook = _open_workbook(self._file)
             if not self._workbook.worksheets:
@@ -678,7 +748,8 @@ class _XlsxReader(_ReaderBase):
             # Formatted but empty cells often extend a row past the real header.
             while _is_blank_cell(cells[-1]):
                 cells.pop()
-            return _check_header(["" if cell is None else str(cell).strip() for cell in cells])
+            names = ["" if cell is None else str(cell).strip() for cell in cells]
+            return _check_header(names, self._max_columns)
         raise UnreadableFileError(_EMPTY)
 
     def __iter__(self) -> Iterator[RawRow]:

@@ -4,7 +4,7 @@ Phase 1 reads and validates, staging valid rows on disk (progress 0-90%). Phase 
 them to the dataset table in one transaction, skipping keys that already exist (90-99%).
 A failure or cancel before phase 2 commits leaves the table exactly as it was.
 The engine knows nothing of HTTP or of where it runs: it gets a job, a database engine,
-the data dir and a progress reporter.
+the data dir, a progress reporter and the limits of a file's contents.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, text
 from jobs_ui.datasets import Dataset, registry
 from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
 from jobs_ui.engines.formats import FileFormat, RawRow, UnreadableFileError, open_reader
+from jobs_ui.engines.limits import FileLimits
 from jobs_ui.engines.postgres_save import save_through_copy
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.records import ImportFileError, key_rows_by_field, records
@@ -49,9 +50,15 @@ def error_report_url(job_id: object) -> str:
 
 
 def run_import(
-    job: Job, *, engine: Engine, files: DataFiles, reporter: ProgressReporter
+    job: Job,
+    *,
+    engine: Engine,
+    files: DataFiles,
+    reporter: ProgressReporter,
+    limits: FileLimits | None = None,
 ) -> dict[str, Any]:
-    """Import the job's upload into its dataset; returns the job result."""
+    """Import the job's upload into its dataset; returns the job result. A file past
+    `limits` (the defaults when None) fails with a sentence saying which limit."""
     dataset = registry.get(job.dataset)
     upload = files.resolve(job.params["upload"])
     file_format = FileFormat(job.params["format"])
@@ -59,7 +66,9 @@ def run_import(
     staging = ImportStaging(scratch, dataset.sql_table, dataset.columns, dataset.key)
     with contextlib.closing(staging):
         try:
-            total_rows = _validate_file(upload, file_format, dataset, staging, reporter)
+            total_rows = _validate_file(
+                upload, file_format, dataset, staging, reporter, limits or FileLimits()
+            )
         except UnreadableFileError as error:
             raise ImportFileError(str(error)) from error
         if total_rows == 0:
@@ -83,11 +92,12 @@ def _validate_file(
     dataset: Dataset,
     staging: ImportStaging,
     reporter: ProgressReporter,
+    limits: FileLimits,
 ) -> int:
     """Phase 1: every row is validated and either staged or recorded as skipped."""
     reporter.update(0, "Reading the file", force=True)
     total = 0
-    with open_reader(upload, file_format) as reader:
+    with open_reader(upload, file_format, limits) as reader:
         key_rows_by_field(reader, file_format, dataset)
         all_text = file_format is FileFormat.CSV
         rows = iter(reader)

@@ -28,23 +28,32 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from jobs_ui.engines.formats import FileFormat
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-"""Leading characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection)."""
+_CONTROL_CHARACTERS = tuple(chr(code) for code in (*range(0x20), 0x7F))  # includes tab, CR
 
-_NEUTRALISED_PREFIXES = tuple("'" + prefix for prefix in FORMULA_PREFIXES)
+FORMULA_PREFIXES = ("=", "+", "-", "@", *_CONTROL_CHARACTERS)
+"""Leading characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection),
+and the control characters U+0000-U+001F and U+007F: spreadsheets and import tools strip or
+skip some of them (tab, CR, NUL) before looking, which would bring a formula behind them to
+the front. Every prefix is one character."""
+
+_PREFIX_SET = frozenset(FORMULA_PREFIXES)  # `text[:1] in` it: one lookup instead of ~40 tests
 
 XLSX_SHEET_NAME = "data"
 
 RowSource = Iterable[Sequence[object]]
 RowBatches = Iterable[list[Sequence[object]]]
 
-# A text cell a spreadsheet would run as a formula, in cells joined on "\x1f" (see _csv_batch).
-_FORMULA_START = re.compile("\x1f[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
+# Text cells are joined on a character that is not itself a prefix (an empty cell would
+# otherwise look like one starting with the separator), and searched once (see _csv_batch).
+_CELL_JOIN = "\x80"
+_FORMULA_START = re.compile(
+    re.escape(_CELL_JOIN) + "[" + re.escape("".join(FORMULA_PREFIXES)) + "]"
+)
 
 
 def neutralise_formula(text: str) -> str:
     """Prefix a quote to text a spreadsheet would run as a formula; other text is unchanged."""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return "'" + text if text[:1] in _PREFIX_SET else text
 
 
 def restore_neutralised(text: str) -> str:
@@ -53,7 +62,7 @@ def restore_neutralised(text: str) -> str:
     Text that really began with a quote before a formula character cannot be told
     apart from neutralised text, so it loses the quote; that is the accepted price.
     """
-    return text[1:] if text.startswith(_NEUTRALISED_PREFIXES) else text
+    return text[1:] if text[:1] == "'" and text[1:2] in _PREFIX_SET else text
 
 
 def write_rows(
@@ -132,15 +141,13 @@ def _replaced_on_success(path: Path) -> Iterator[Path]:
 
 def _csv_cells(row: Sequence[object]) -> list[object]:
     """Neutralise formula-like strings; csv itself writes None as empty and numbers via str."""
-    return [
-        "'" + value if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value
-        for value in row
-    ]
+    return [neutralise_formula(value) if isinstance(value, str) else value for value in row]
 
 
 def _csv_batch(rows: list[Sequence[object]]) -> Iterable[Sequence[object]]:
     """The rows, neutralised where needed; one scan finds whether any cell needs it at all."""
-    text = "\x1f" + "\x1f".join([value for row in rows for value in row if isinstance(value, str)])
+    cells = [value for row in rows for value in row if isinstance(value, str)]
+    text = _CELL_JOIN + _CELL_JOIN.join(cells)
     return map(_csv_cells, rows) if _FORMULA_START.search(text) else rows
 
 
