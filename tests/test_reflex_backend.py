@@ -6,7 +6,10 @@ disconnect check that misfires in one of them would cut streams short.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.conftest import free_port
@@ -25,7 +29,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REFLEX = Path(sys.executable).with_name("reflex")
 
 
-def start_backend(mode: str, port: int, data_dir: Path) -> subprocess.Popen[bytes]:
+def start_backend(
+    mode: str, port: int, data_dir: Path, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     command = [str(REFLEX), "run", "--backend-only", "--backend-port", str(port)]
     if mode == "prod":
         command[2:2] = ["--env", "prod"]
@@ -34,6 +40,7 @@ def start_backend(mode: str, port: int, data_dir: Path) -> subprocess.Popen[byte
         "JOBS_UI_DATA_DIR": str(data_dir),
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",
+        **(extra or {}),
     }
     environment.pop("DATABASE_URL", None)
     return subprocess.Popen(
@@ -105,3 +112,125 @@ def test_import_streams_to_completed_then_export_downloads(backend, tmp_path):
     assert download.text.splitlines()[1:] == [
         f"Person {n},person{n}@example.com,Company {n % 50}," for n in [3999, *range(39990, 40000)]
     ]
+
+
+def _send_until_answered(
+    port: int, head: bytes, chunk: bytes, most: int, first: bytes = b""
+) -> tuple[bytes, int]:
+    """Send `head` (and `first`, a chunk of its own), then up to `most` chunks of a chunked
+    body, stopping as soon as the server answers; the answer and how many chunks went out
+    before it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(head)
+        if first:
+            connection.sendall(b"%x\r\n%s\r\n" % (len(first), first))
+        sent = 0
+        framed = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+        while sent < most:
+            readable, _, _ = select.select([connection], [], [], 0)
+            if readable:
+                break
+            try:
+                connection.sendall(framed)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += 1
+        connection.settimeout(30)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            part = connection.recv(65536)
+            if not part:
+                break
+            answer += part
+        return answer, sent
+
+
+# What the import page's upload sends before the file's bytes: Reflex's routing headers and
+# a well-formed multipart start, so each route reads on until the cap stops it.
+REFLEX_UPLOAD_HEADERS = (
+    "reflex-client-token: 00000000-0000-4000-8000-000000000000\r\n"
+    "reflex-event-handler: "
+    "reflex___state____state.jobs_ui___pages___imports____import_form_state.submit_file\r\n"
+)
+MULTIPART_START = (
+    b'--b\r\nContent-Disposition: form-data; name="dataset"\r\n\r\ncontacts\r\n'
+    b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
+    b"Content-Type: text/csv\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "extra_headers", "first"),
+    [
+        ("/_upload", "multipart/form-data; boundary=b", REFLEX_UPLOAD_HEADERS, MULTIPART_START),
+        ("/api/import-export/jobs/import", "multipart/form-data; boundary=b", "", MULTIPART_START),
+        ("/api/import-export/jobs/export", "application/json", "", b'{"dataset": "'),
+    ],
+)
+def test_every_body_is_capped_as_it_arrives(tmp_path, path, content_type, extra_headers, first):
+    """Reflex's own upload route included: a declared length over the cap is refused before
+    the body is sent, and a chunked body is cut off soon after it passes the cap."""
+    port = free_port()
+    limit_mb = 4
+    process = start_backend(
+        "prod", port, tmp_path / "data", extra={"JOBS_UI_MAX_UPLOAD_BYTES": str(limit_mb << 20)}
+    )
+    try:
+        wait_until_serving(process, f"http://127.0.0.1:{port}")
+        host = f"Host: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n{extra_headers}"
+        declared = f"POST {path} HTTP/1.1\r\n{host}Content-Length: 1000000000\r\n\r\n"
+        answer, _ = _send_until_answered(port, declared.encode(), b"", 0)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        chunked = f"POST {path} HTTP/1.1\r\n{host}Transfer-Encoding: chunked\r\n\r\n"
+        answer, sent = _send_until_answered(port, chunked.encode(), b"x" * (1 << 20), 64, first)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        cap_mb = limit_mb + 1 if "json" not in content_type else 1
+        # It stops reading at the cap; what is still in flight (socket buffers) is small.
+        assert sent <= cap_mb + 8, f"{sent} MB went out before the 413"
+    finally:
+        stop(process)
+    leftovers = list((tmp_path / "data" / "uploads").glob("*/*"))
+    assert leftovers == []
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    """Resident memory of the backend and its children (Reflex starts its server as one)."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += member.memory_info().rss
+    return total
+
+
+def test_one_huge_json_line_costs_the_backend_little_memory(tmp_path):
+    """The report's file: one JSON Lines line of 2,000,000 keys (29 MB). It is refused with
+    a sentence, and the backend's memory stays bounded while it reads it."""
+    path = tmp_path / "wide.jsonl"
+    with path.open("w") as handle:
+        handle.write("{" + ",".join(f'"k{n}":{n}' for n in range(2_000_000)) + "}\n")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_backend("prod", port, tmp_path / "data")
+    try:
+        wait_until_serving(process, url)
+        tree = psutil.Process(process.pid)
+        before = _tree_rss(tree)
+        peak = before
+        with httpx.Client(base_url=url, timeout=60) as client:
+            job = start_import(client, path)
+            deadline = time.monotonic() + 60
+            while (current := client.get(f"/api/import-export/jobs/{job['jobId']}").json())[
+                "status"
+            ] not in ("COMPLETED", "FAILED"):
+                peak = max(peak, _tree_rss(tree))
+                assert time.monotonic() < deadline, "the import did not end"
+                time.sleep(0.02)
+        peak = max(peak, _tree_rss(tree))
+    finally:
+        stop(process)
+    grown_mb = (peak - before) / 1024 / 1024
+    print(f"backend RSS {before / 1024 / 1024:.0f} MB -> peak {peak / 1024 / 1024:.0f} MB")
+    text = current["error"] or str(current["result"]["errors"])
+    assert "1 MB" in text, current
+    assert current["result"] is None or current["result"]["importedCount"] == 0
+    assert grown_mb < 64, f"reading the line grew the backend by {grown_mb:.0f} MB"

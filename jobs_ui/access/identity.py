@@ -47,7 +47,8 @@ class Identity:
 
     async def resolve(self, request: Request, *, accept_token: bool) -> Principal:
         """The principal behind a request; CredentialError when there is none."""
-        bearer = _bearer(request.headers.get("authorization", ""))
+        authorization = request.headers.get("authorization")
+        bearer = _bearer(authorization or "")
         if bearer.startswith(f"{KEY_PREFIX}_"):
             principal = await run_in_threadpool(principal_for_key, self.engine, bearer)
             if principal is None:
@@ -64,8 +65,10 @@ class Identity:
             found = await found
         if found is not None:
             return found
-        if bearer:
-            raise CredentialError("The bearer token is not valid here. " + SIGN_IN)
+        if authorization is not None:
+            # Credentials nobody recognised. Never the visitor instead: a request that
+            # carries its own credentials is not checked as cookie-borne (see guard.py).
+            raise CredentialError("The Authorization header is not valid here. " + SIGN_IN)
         if not self.auth_required:
             visitor = self.visitors.principal(request.cookies.get(COOKIE_NAME))
             if visitor is not None:

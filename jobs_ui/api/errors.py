@@ -58,8 +58,10 @@ def install_error_handlers(api: FastAPI) -> None:
 
     @api.exception_handler(CommandError)
     async def _refused(_request: Request, error: CommandError) -> JSONResponse:
-        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
-        return error_response(error.status, error.message, headers)
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
+        if error.status == 401:  # says how to authenticate (RFC 9110, 15.5.2)
+            headers["WWW-Authenticate"] = "Bearer"
+        return error_response(error.status, error.message, headers or None)
 
     @api.exception_handler(CredentialError)
     async def _unauthenticated(_request: Request, error: CredentialError) -> JSONResponse:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from jobs_ui.access.visitor import COOKIE_NAME
 from jobs_ui.models import JobKind
 from jobs_ui.state.backend import api_base_url
 from tests.browser.conftest import screenshot
@@ -80,15 +81,32 @@ def test_export_flow_downloads_the_file_by_itself(page, tmp_path):
     screenshot(page, "export-done")
 
 
-def idle_export(app_services):
-    """An export the runner has not been given yet, so the test decides when it runs."""
+def visitor_of(page, app_services) -> str:
+    """The owner id of this browser context's visitor: its signed cookie, as the app set it
+    when the page's websocket first connected."""
+    open_page(page, "/")
+    deadline = time.monotonic() + 15
+    while True:
+        cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+        if COOKIE_NAME in cookies:
+            return app_services.visitors.principal(cookies[COOKIE_NAME]).subject
+        assert time.monotonic() < deadline, "the app set no visitor cookie"
+        time.sleep(0.05)
+
+
+def idle_export(app_services, page):
+    """An export of this browser's visitor that the runner has not been given yet, so the
+    test decides when it runs."""
     return app_services.store.create(
-        kind=JobKind.EXPORT, dataset="contacts", owner="t", params={"format": "csv"}
+        kind=JobKind.EXPORT,
+        dataset="contacts",
+        owner=visitor_of(page, app_services),
+        params={"format": "csv"},
     )
 
 
 def test_polling_only_when_sse_is_turned_off(page, app_services):
-    job = idle_export(app_services)
+    job = idle_export(app_services, page)
     open_page(page, f"/exports/{job.id}?sse=off")
     expect(page.get_by_test_id("status-badge")).to_have_text("Waiting", timeout=30_000)
     expect(page.get_by_test_id("transport")).to_have_text("Checking every few seconds")
@@ -99,7 +117,7 @@ def test_polling_only_when_sse_is_turned_off(page, app_services):
 
 
 def test_an_export_whose_file_was_deleted_says_so(page, app_services):
-    job = idle_export(app_services)
+    job = idle_export(app_services, page)
     app_services.runner.submit(job.id)
     deadline = time.monotonic() + 30
     while app_services.store.get(job.id).status.value != "COMPLETED":
@@ -112,7 +130,7 @@ def test_an_export_whose_file_was_deleted_says_so(page, app_services):
 
 
 def test_polling_takes_over_when_the_stream_fails(page, app_services, monkeypatch):
-    job = idle_export(app_services)
+    job = idle_export(app_services, page)
 
     def broken_stream(_job_id):
         raise RuntimeError("stream unavailable")
@@ -155,7 +173,7 @@ def test_jobs_page_lists_this_browsers_jobs(page, tmp_path):
 
 
 def test_closing_the_tab_stops_following(page, app_services):
-    job = idle_export(app_services)
+    job = idle_export(app_services, page)
     open_page(page, f"/exports/{job.id}")
     expect(page.get_by_test_id("status-badge")).to_have_text("Waiting", timeout=30_000)
     assert app_services.hub.watched_jobs == 1
@@ -184,13 +202,40 @@ PLAIN_EVENTSOURCE = """
 """
 
 
-def test_the_original_plain_eventsource_snippet_works(page, tmp_path):
+def no_icon(context) -> None:
+    """The API's origin has no favicon; the browser's 404 for it is not the app's error."""
+    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
+
+
+def test_the_original_plain_eventsource_snippet_works(page, browser, tmp_path):
     upload(page, contacts_csv(tmp_path / "es.csv", 30_000, start=9_000_000))
     job_id = page.url.rsplit("/", 1)[-1]
-    url = f"{api_base_url()}/api/import-export/jobs/ws?jobId={job_id}"
+    # The snippet as the contract gives it: a relative URL, so on the API's own origin.
+    url = f"/api/import-export/jobs/ws?jobId={job_id}"
+    no_icon(page.context)
+    page.goto(f"{api_base_url()}/ping")
     seen = page.evaluate(PLAIN_EVENTSOURCE, [url])
     assert seen[0]["type"] == "connected"
     assert seen[-1]["status"] == "COMPLETED" and seen[-1]["progress"] == 100
     assert seen[-1]["result"]["importedCount"] == 30_000
     progress = [message["progress"] for message in seen[1:]]
     assert progress == sorted(progress)
+    # Another browser is another visitor: the same snippet hears only "Job not found".
+    other = browser.new_context()
+    try:
+        no_icon(other)
+        stranger = other.new_page()
+        stranger.goto(f"{api_base_url()}/ping")
+        refused = stranger.evaluate(PLAIN_EVENTSOURCE, [url])
+        assert [message["type"] for message in refused] == ["error"]
+        status = stranger.evaluate(
+            "async ([u]) => (await fetch(u)).status", [f"/api/import-export/jobs/{job_id}"]
+        )
+        assert status == 404
+        # Its own pages show the job as not found too, not someone else's data.
+        stranger.goto(f"{page.base_url}/imports/{job_id}")
+        expect(stranger.get_by_test_id("not-found")).to_contain_text(
+            "Job not found", timeout=30_000
+        )
+    finally:
+        other.close()
