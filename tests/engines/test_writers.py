@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from jobs_ui.engines.formats import FileFormat, open_reader
+from jobs_ui.engines.records import records
 from jobs_ui.engines.writers import (
     FORMULA_PREFIXES,
     neutralise_formula,
@@ -48,6 +49,26 @@ def test_neutralise_formula_prefixes_a_quote(prefix: str) -> None:
 
 @pytest.mark.parametrize("text", ["plain", "", "1+2", "'quoted", "''=x", "a=b", " =x"])
 def test_neutralise_leaves_safe_text_alone(text: str) -> None:
+    assert neutralise_formula(text) == text
+    assert restore_neutralised(text) == text
+
+
+def test_control_characters_are_formula_prefixes() -> None:
+    controls = {chr(code) for code in (*range(0x20), 0x7F)}  # U+0000-U+001F and U+007F
+
+    assert set(FORMULA_PREFIXES) == {"=", "+", "-", "@"} | controls
+    assert {"\t", "\r", "\n", "\x00"} <= set(FORMULA_PREFIXES)
+
+
+@pytest.mark.parametrize("text", ["\x00", "\x01x", "\x1b[31mred", "\x7fdel", "\n=1+1", "\x1f"])
+def test_neutralise_quotes_text_starting_with_a_control_character(text: str) -> None:
+    assert neutralise_formula(text) == "'" + text
+    assert restore_neutralised("'" + text) == text
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "x\x7f", " \x01", "\x80x", "\u2028x", "'\x80"])
+def test_neutralise_leaves_other_characters_alone(text: str) -> None:
+    # Only the first character counts; C1 controls and other separators are not prefixes.
     assert neutralise_formula(text) == text
     assert restore_neutralised(text) == text
 
@@ -163,6 +184,63 @@ def test_xlsx_round_trip(tmp_path: Path) -> None:
         if values["note"] is None:
             del values["note"]
     assert [restored(row) for row in read] == expected
+
+
+CONTROL_CELLS = ["\x00nul", "\x01start", "\x1b[31mred", "\x7fdel"]
+
+
+def rows_with_control_characters() -> list[tuple[object, ...]]:
+    # Mostly ordinary rows, as an export is: the readers take a file in which more than 1%
+    # of the characters are control characters for binary data.
+    rows: list[tuple[object, ...]] = [
+        (n, f"Person {n}", f"person{n}@example.com") for n in range(1, 41)
+    ]
+    rows[20:20] = [(100 + i, text, f"{text}@x") for i, text in enumerate(CONTROL_CELLS)]
+    return rows
+
+
+def test_csv_export_neutralises_control_characters_and_imports_them_back(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    rows = rows_with_control_characters()
+
+    write_rows(path, FileFormat.CSV, ["id", "name", "email"], rows)
+
+    data = path.read_bytes()
+    for text in CONTROL_CELLS:
+        assert (
+            "\r\n" + str(100 + CONTROL_CELLS.index(text)) + ",'" + text + ",'" + text
+        ).encode() in data
+    with open_reader(path, FileFormat.CSV) as reader:
+        imported = records(list(reader), all_text=True)  # the import's own restoring step
+    assert imported == [{"id": str(row[0]), "name": row[1], "email": row[2]} for row in rows]
+
+
+def test_xlsx_export_neutralises_control_characters_it_can_hold(tmp_path: Path) -> None:
+    path = tmp_path / "export.xlsx"
+    rows = [("\x7fdel",), ("\tTabbed",), ("\x00nul",), ("\x01=1+1",), ("\x1b\x7f",)]
+
+    write_rows(path, FileFormat.XLSX, ["text"], rows)
+
+    sheet = load_workbook(path).worksheets[0]
+    # XML cannot hold U+0000-U+0008, U+000B, U+000C or U+000E-U+001F at all, so they are
+    # dropped (as before); what is left is neutralised in turn, so a formula behind one
+    # never comes to the front unquoted.
+    assert [sheet.cell(row=row, column=1).value for row in range(2, 7)] == [
+        "'\x7fdel",
+        "'\tTabbed",
+        "nul",
+        "'=1+1",
+        "'\x7f",
+    ]
+    with open_reader(path, FileFormat.XLSX) as reader:
+        imported = records(list(reader), all_text=False)
+    assert imported == [
+        {"text": "\x7fdel"},
+        {"text": "\tTabbed"},
+        {"text": "nul"},
+        {"text": "=1+1"},
+        {"text": "\x7f"},
+    ]
 
 
 def test_xlsx_formulas_are_stored_as_text(tmp_path: Path) -> None:
