@@ -101,3 +101,26 @@ def test_request_body_errors_read_as_sentences(client):
     assert response.json()["error"] == "The request body is not valid JSON."
     response = client.post(url)
     assert response.json()["error"] == "Send a JSON object as the request body."
+
+
+def test_the_list_pages_with_a_cursor_and_filters(client, services):
+    made = [
+        services.store.create(kind=kind, dataset="contacts", owner="t", params={}).id
+        for kind in (JobKind.EXPORT, JobKind.IMPORT, JobKind.EXPORT, JobKind.EXPORT)
+    ]
+    services.store.start(made[2])
+    url = "/api/import-export/jobs"
+    first = client.get(url, params={"limit": 3}).json()
+    assert [job["jobId"] for job in first["jobs"]] == [str(i) for i in made[:0:-1]]
+    rest = client.get(url, params={"limit": 3, "cursor": first["nextCursor"]}).json()
+    assert [job["jobId"] for job in rest["jobs"]] == [str(made[0])]
+    assert rest["nextCursor"] is None
+    running = client.get(url, params={"status": "PROCESSING"}).json()["jobs"]
+    assert [job["jobId"] for job in running] == [str(made[2])]
+    imports = client.get(url, params={"kind": "IMPORT"}).json()["jobs"]
+    assert [job["jobId"] for job in imports] == [str(made[1])]
+    for bad in ({"cursor": "not a cursor"}, {"cursor": "bm9wZQ"}):
+        response = client.get(url, params=bad)
+        assert response.status_code == 400 and "cursor" in response.json()["error"]
+    for bad in ({"status": "DONE"}, {"kind": "BOTH"}, {"limit": 0}, {"limit": 201}):
+        assert client.get(url, params=bad).status_code == 422
