@@ -2,8 +2,10 @@
 
 Every reader yields one `RawRow` per data row and never holds more than a small
 sample of the file in memory, so a million-row upload costs the same memory as
-a ten-row one. A row's values leave out blank cells (empty, or null), and can be keyed
-by the caller's own names for the columns (`rename`), so a row is ready to validate.
+a ten-row one; nor more than a line, row or workbook part within `FileLimits` (see
+`limits`), however the file is crafted. A row's values leave out blank cells (empty, or
+null), and can be keyed by the caller's own names for the columns (`rename`), so a row is
+ready to validate.
 Problems with the file as a whole raise `UnreadableFileError`; problems with a single row
 are reported on that row.
 """
@@ -569,7 +571,7 @@ class _JsonLinesReader(_ReaderBase):
         lines = iter(functools.partial(self._binary.readline, limit + 2), b"")
         for number, line in enumerate(lines, start=1):
             if len(line) > limit and line_content_bytes(line) > limit:
-                raise UnreadableFileError(str(line_too_long(number, limit)))
+                raise UnreadableFileError(line_too_long(number, limit))
             if line.isspace():
                 continue
             try:

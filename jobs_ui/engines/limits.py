@@ -44,11 +44,16 @@ MAX_SHEET_PART_BYTES = 512 * _MB
 """A worksheet is streamed a row at a time, so its size costs time rather than memory; it
 gets the whole budget (the total cap applies too). A million-row sheet is ~200-450 MB."""
 MAX_SHARED_STRINGS_BYTES = 64 * _MB
-"""The shared strings are loaded whole into a list, at 2-3x their XML size in memory; 64 MB
-holds the text of a few hundred thousand rows of unique values."""
+"""The shared strings are loaded whole: 64 MB holds a full sheet (a million rows) of unique
+names and emails, and costs at most ~360 MB of memory (measured on 4 million tiny strings,
+the worst case: openpyxl keeps an element per string until the end)."""
 MAX_PART_BYTES = 16 * _MB
 """Every other part openpyxl opens (styles, workbook, relationships, theme, properties) is
-parsed whole into a tree at several times its size; real ones are kilobytes to a few MB."""
+parsed whole into objects at ~15x its size (a 16 MB styles.xml costs ~250 MB, measured);
+real ones are kilobytes to a few MB."""
+MAX_LOADED_BYTES = 64 * _MB
+"""All the parts loaded whole, together: per-part caps alone would let a crafted package
+add up many of them (charts, drawings, chartsheets are each read whole)."""
 
 # Relationship types whose targets openpyxl never opens when it reads values in read-only
 # mode (images need Pillow, which is not installed; external links are not kept). Some are
@@ -216,8 +221,8 @@ def line_content_bytes(line: bytes) -> int:
     return len(line) - 1 if line.endswith(b"\n") else len(line)
 
 
-def line_too_long(number: int, limit: int) -> ContentTooLarge:
-    return ContentTooLarge(
+def line_too_long(number: int, limit: int) -> str:
+    return (
         f"Line {number:,} is longer than the {size_label(limit)} limit for one line. "
         "Each line should hold one JSON object: one record."
     )
@@ -241,6 +246,7 @@ def refuse_oversized_parts(archive: zipfile.ZipFile) -> None:
         if entry.filename == ARC_CONTENT_TYPES or entry.filename.endswith(".rels"):
             _check_part(entry, MAX_PART_BYTES, "read whole")
     sheets, strings, whole, unopened = _part_roles(archive)
+    loaded = 0  # bytes of the parts loaded whole
     for entry in entries:
         name = entry.filename
         if name in whole:
@@ -249,9 +255,20 @@ def refuse_oversized_parts(archive: zipfile.ZipFile) -> None:
             _check_part(entry, MAX_SHARED_STRINGS_BYTES, "its shared text")
         elif name in sheets:
             _check_part(entry, MAX_SHEET_PART_BYTES, "a worksheet")
+            continue
         elif name not in unopened and name.endswith((".xml", ".rels")):
             # openpyxl reads some parts by a fixed name (styles, theme), not by relationship.
             _check_part(entry, MAX_PART_BYTES, "read whole")
+        else:
+            continue
+        loaded += entry.file_size
+    if loaded > MAX_LOADED_BYTES:
+        raise ContentTooLarge(
+            f"The parts of this workbook that are read whole (shared text, styles and the "
+            f"like) unpack to {megabytes(loaded)} together, more than the "
+            f"{size_label(MAX_LOADED_BYTES)} this app reads. Save the sheet as CSV and upload "
+            "that instead."
+        )
 
 
 def _check_part(entry: zipfile.ZipInfo, cap: int, role: str) -> None:

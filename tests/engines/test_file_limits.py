@@ -20,6 +20,7 @@ import jobs_ui.engines.formats as formats
 from jobs_ui.db import make_engine, migrate
 from jobs_ui.engines.formats import FileFormat, RawRow, UnreadableFileError, open_reader
 from jobs_ui.engines.limits import (
+    MAX_LOADED_BYTES,
     MAX_PART_BYTES,
     MAX_SHARED_STRINGS_BYTES,
     FileLimits,
@@ -511,6 +512,7 @@ def xml_part(start: bytes, repeated: bytes, count: int, end: bytes) -> PartWrite
     return write
 
 
+SHEET = "xl/worksheets/sheet1.xml"
 SST = f'<sst xmlns="{MAIN}">'.encode()
 ANN = b"<si><t>name</t></si><si><t>email</t></si><si><t>Ann</t></si><si><t>ann@example.com</t></si>"
 CELLS = (
@@ -596,20 +598,44 @@ class Loaded(Exception):
     """Raised instead of loading the workbook: the size checks let it through."""
 
 
-def test_shared_strings_at_their_cap_pass_the_checks(tmp_path: Path, monkeypatch) -> None:
+def test_shared_strings_just_under_their_cap_pass_the_checks(tmp_path: Path, monkeypatch) -> None:
     def loaded(*_args: object, **_kwargs: object) -> None:
         raise Loaded
 
     monkeypatch.setattr(formats, "load_workbook", loaded)
     filler = b"<si><t>" + b"x" * 1008 + b"</t></si>"  # 1,024 bytes
-    size = MAX_SHARED_STRINGS_BYTES - len(SST) - len(ANN) - len(b"</sst>")
+    # Everything loaded whole counts together, so the other (small) parts leave room too.
+    size = MAX_SHARED_STRINGS_BYTES - 8 * 1024 - len(SST) - len(ANN) - len(b"</sst>")
     strings = xml_part(SST + ANN, filler, size // 1024, b" " * (size % 1024) + b"</sst>")
     path = workbook_with(tmp_path, {"xl/sharedStrings.xml": strings})
     with zipfile.ZipFile(path) as archive:
-        assert archive.getinfo("xl/sharedStrings.xml").file_size == MAX_SHARED_STRINGS_BYTES
+        loaded_whole = sum(
+            entry.file_size for entry in archive.infolist() if entry.filename != SHEET
+        )
+        assert archive.getinfo("xl/sharedStrings.xml").file_size == MAX_SHARED_STRINGS_BYTES - 8192
+    assert MAX_LOADED_BYTES - 8192 < loaded_whole <= MAX_LOADED_BYTES
 
     with pytest.raises(Loaded):
         read_all(path, FileFormat.XLSX, None)
+
+
+def test_parts_read_whole_are_also_capped_together(tmp_path: Path, no_workbook_loading) -> None:
+    # Each within its own cap, too much together: they would all be in memory at once.
+    filler = b"<si><t>" + b"x" * 1008 + b"</t></si>"
+    padding = b"<!-- padding -->"
+    parts = {
+        "xl/sharedStrings.xml": xml_part(SST + ANN, filler, 50 * 1024, b"</sst>"),
+        "xl/styles.xml": xml_part(
+            f'<styleSheet xmlns="{MAIN}">'.encode(), padding, 15 * MB // 16, b"</styleSheet>"
+        ),
+    }
+    path = workbook_with(tmp_path, parts)
+
+    assert refusal(path, FileFormat.XLSX, None) == (
+        "The parts of this workbook that are read whole (shared text, styles and the like) "
+        "unpack to 66 MB together, more than the 64 MB this app reads. Save the sheet as CSV "
+        "and upload that instead."
+    )
 
 
 def test_shared_strings_past_the_other_parts_cap_are_read(tmp_path: Path) -> None:
