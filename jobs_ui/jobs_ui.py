@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import reflex as rx
+from starlette.types import ASGIApp
 
-from jobs_ui.api.app import create_api
+from jobs_ui.api.app import create_api, guarded
 from jobs_ui.pages.exports import ExportJobState, export_job_page, exports_page
 from jobs_ui.pages.home import home_page
 from jobs_ui.pages.imports import ImportJobState, import_job_page, imports_page
@@ -27,7 +28,16 @@ def _page_origins() -> tuple[str, ...]:
 
 services = Services.from_settings(get_settings(), app_origins=_page_origins)
 
-app = rx.App(api_transformer=create_api(services))
+
+class JobsApp(rx.App):
+    """Reflex's app with the request guard in front of all of it: the pages, `/_event`,
+    `/_upload`, the mounted API, and the CORS layers Reflex adds around them."""
+
+    def __call__(self) -> ASGIApp:
+        return guarded(super().__call__(), services)
+
+
+app = JobsApp(api_transformer=create_api(services, guarded=False))
 if app.sio is not None:  # Reflex's websocket follows the same origin rule as the API
     app.sio.eio.cors_allowed_origins = services.origins.websocket_origin_allowed
 app.add_page(home_page, route="/", title="jobs_ui")

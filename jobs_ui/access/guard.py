@@ -2,9 +2,10 @@
 routes (`/_event`, `/_upload`).
 
 - Unknown `Host` headers are refused (400), so a rebinding or spoofed host gets nothing.
-- A state-changing request carried by the visitor's cookie whose `Origin` is not allowed,
-  or whose `Sec-Fetch-Site` is `cross-site`, is refused (403) before anything runs; so is a
-  websocket from a foreign origin (Reflex's events ride on it).
+- A state-changing request without a bearer token (so carried by what a browser sends by
+  itself: the visitor's cookie, a host app's session, a proxy's Basic credentials) whose
+  `Origin` is not allowed, or whose `Sec-Fetch-Site` is `cross-site`, is refused (403)
+  before anything runs; so is a websocket from a foreign origin (Reflex's events ride on it).
 - Every request body is capped as it arrives: `Content-Length` over the cap is refused at
   once, a chunked body is cut off with 413 when it passes the cap. Nothing is spooled whole.
 - A caller with no credentials gets a visitor cookie on its first response, and the request
@@ -22,6 +23,7 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jobs_ui.access.identity import bearer_token
 from jobs_ui.access.origins import OriginPolicy
 from jobs_ui.access.visitor import COOKIE_NAME, VisitorCookies, cookie_from_header
 
@@ -92,7 +94,7 @@ class RequestGuard:
             )
             return
         send = _with_security_headers(send)
-        if self.make_visitors and "authorization" not in headers:
+        if self.make_visitors and not bearer_token(headers.get("authorization", "")):
             scope, send = self._ensure_visitor(scope, headers, send)
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             limit, message = self.limits.for_path(scope["path"])
@@ -107,7 +109,7 @@ class RequestGuard:
     def _foreign(self, scope: Scope, headers: Headers, host: str) -> bool:
         """A browser request from another site that would ride on the visitor's cookie."""
         if scope["type"] == "http" and (
-            scope["method"] in SAFE_METHODS or "authorization" in headers
+            scope["method"] in SAFE_METHODS or bearer_token(headers.get("authorization", ""))
         ):
             return False
         if headers.get("sec-fetch-site", "").lower() == "cross-site":
@@ -121,7 +123,7 @@ class RequestGuard:
     def _ensure_visitor(self, scope: Scope, headers: Headers, send: Send) -> tuple[Scope, Send]:
         visitors = self.visitors
         cookie_header = headers.get("cookie", "")
-        if visitors.principal(_our_cookie(cookie_header)) is not None:
+        if visitors.principal(cookie_from_header(cookie_header)) is not None:
             return scope, send
         value = visitors.mint()
         # The request goes on with the new cookie in place of a missing or forged one.
@@ -144,16 +146,19 @@ class RequestGuard:
         return scope, send_with_cookie
 
 
-def _our_cookie(header: str) -> str | None:
-    return cookie_from_header(header) if header else None
-
-
 def _with_security_headers(send: Send) -> Send:
     async def send_secured(message: Message) -> None:
         if message["type"] == "http.response.start":
-            present = {name.lower() for name, _ in message.get("headers", [])}
+            headers = list(message.get("headers", []))
+            present = {name.lower() for name, _ in headers}
+            if b"access-control-allow-origin" not in present:
+                # CORS middlewares say "credentials allowed" to every origin, granted or
+                # not; an answer that grants no origin says nothing about credentials.
+                headers = [
+                    h for h in headers if h[0].lower() != b"access-control-allow-credentials"
+                ]
             extra = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
-            message = {**message, "headers": [*message.get("headers", []), *extra]}
+            message = {**message, "headers": [*headers, *extra]}
         await send(message)
 
     return send_secured

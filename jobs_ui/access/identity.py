@@ -47,8 +47,7 @@ class Identity:
 
     async def resolve(self, request: Request, *, accept_token: bool) -> Principal:
         """The principal behind a request; CredentialError when there is none."""
-        authorization = request.headers.get("authorization")
-        bearer = _bearer(authorization or "")
+        bearer = bearer_token(request.headers.get("authorization", ""))
         if bearer.startswith(f"{KEY_PREFIX}_"):
             principal = await run_in_threadpool(principal_for_key, self.engine, bearer)
             if principal is None:
@@ -65,10 +64,11 @@ class Identity:
             found = await found
         if found is not None:
             return found
-        if authorization is not None:
-            # Credentials nobody recognised. Never the visitor instead: a request that
-            # carries its own credentials is not checked as cookie-borne (see guard.py).
-            raise CredentialError("The Authorization header is not valid here. " + SIGN_IN)
+        if bearer:
+            # A bearer token nobody recognised. Never the visitor instead: a request with
+            # a bearer token is not checked as cookie-borne (see guard.py). Other schemes
+            # (a proxy's Basic auth) are ambient like cookies, and checked like them.
+            raise CredentialError("The bearer token is not valid here. " + SIGN_IN)
         if not self.auth_required:
             visitor = self.visitors.principal(request.cookies.get(COOKIE_NAME))
             if visitor is not None:
@@ -88,6 +88,8 @@ class Identity:
         return await self.resolve(Request(scope), accept_token=False)
 
 
-def _bearer(authorization: str) -> str:
-    scheme, _, value = authorization.partition(" ")
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header, else "". A browser never
+    adds one by itself (unlike cookies or Basic credentials), so it is not ambient."""
+    scheme, _, value = authorization.strip().partition(" ")
     return value.strip() if scheme.lower() == "bearer" else ""

@@ -21,6 +21,15 @@ def redact(text: str) -> str:
     )
 
 
+def _redacted(value: object) -> object:
+    """The value, or its text redacted when that text holds a secret (a URL object too)."""
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    text = str(value)
+    cleaned = redact(text)
+    return value if cleaned == text else cleaned
+
+
 def install() -> None:
     """Redact every log record from now on (calling it again changes nothing)."""
     make_record = logging.getLogRecordFactory()
@@ -29,13 +38,14 @@ def install() -> None:
 
     def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record: let logging report it as it would
-            return record
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        # Redact the format and each argument in place, keeping their shapes: formatters
+        # such as a server's access log read the arguments themselves.
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redacted(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _redacted(value) for key, value in record.args.items()}
         return record
 
     redacting_factory.redacts = True  # type: ignore[attr-defined]

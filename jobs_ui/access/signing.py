@@ -27,13 +27,19 @@ def kept_key(data_dir: Path) -> str:
     with contextlib.suppress(FileNotFoundError):
         return _read(path)
     data_dir.mkdir(parents=True, exist_ok=True)
+    # Written whole under a name of its own, then linked into place: of processes starting
+    # at once, the first link wins and every other one reads that key, never a part of it.
+    draft = data_dir / f".{KEY_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        # O_EXCL: of two processes starting at once, one writes and the other reads its key.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read(path)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secrets.token_urlsafe(48))
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
     return _read(path)
 
 

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+import anyio
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -106,7 +107,9 @@ class RedisStreamSlots:
             yield
         finally:
             if self._held.pop(slot, None) is not None:
-                with contextlib.suppress(RedisError):
+                # A stream usually ends by being cancelled (its client left): shielded, the
+                # release still reaches Redis instead of holding the slot until it lapses.
+                with anyio.CancelScope(shield=True), contextlib.suppress(RedisError):
                     await self._client.zrem(key, slot)
 
     async def run(self) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from jobs_ui.access import log_redaction
 from jobs_ui.access.guard import BodyLimits, RequestGuard
@@ -19,12 +22,13 @@ REFLEX_UPLOAD_PATH = "/_upload"  # Reflex's own upload route, which the import p
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-def create_api(services: Services) -> FastAPI:
+def create_api(services: Services, *, guarded: bool = True) -> FastAPI:
     """A fresh app per call (tests build one each). Its lifespan starts the services when it
     runs on its own; inside Reflex the same lifespan is registered with the Reflex app.
 
-    Reflex mounts its own routes (pages, `/_event`, `/_upload`) inside this app, so the
-    request guard and CORS below stand in front of them too."""
+    `guarded`: the request guard stands in front of it all (CORS included). Inside Reflex
+    the guard is put in front of the whole Reflex app instead (see jobs_ui/jobs_ui.py), so
+    it covers Reflex's own routes and CORS layers too."""
     log_redaction.install()  # URLs carrying access tokens are logged by servers and clients
     settings = services.settings
     docs = settings.api_docs
@@ -42,18 +46,6 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(files.router)
     api.include_router(jobs.router)
     api.include_router(fallback.router)  # last: JSON 404/405 for anything else under the API
-    api.add_middleware(
-        RequestGuard,
-        origins=services.origins,
-        limits=BodyLimits(
-            upload_paths=frozenset({IMPORT_PATH, REFLEX_UPLOAD_PATH}),
-            upload_file=settings.max_upload_bytes,
-            upload_overhead=MULTIPART_OVERHEAD,
-            other=settings.max_json_bytes,
-        ),
-        visitors=services.visitors,
-        make_visitors=settings.auth == "optional",
-    )
     # Only trusted origins are answered (credentials are allowed, so never "*").
     api.add_middleware(
         CORSMiddleware,
@@ -62,4 +54,26 @@ def create_api(services: Services) -> FastAPI:
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
     )
+    if guarded:
+        api.add_middleware(RequestGuard, **guard_options(services))  # added last: outermost
     return api
+
+
+def guarded(app: ASGIApp, services: Services) -> ASGIApp:
+    """`app` behind the request guard."""
+    return RequestGuard(app, **guard_options(services))
+
+
+def guard_options(services: Services) -> dict[str, Any]:
+    settings = services.settings
+    return {
+        "origins": services.origins,
+        "limits": BodyLimits(
+            upload_paths=frozenset({IMPORT_PATH, REFLEX_UPLOAD_PATH}),
+            upload_file=settings.max_upload_bytes,
+            upload_overhead=MULTIPART_OVERHEAD,
+            other=settings.max_json_bytes,
+        ),
+        "visitors": services.visitors,
+        "make_visitors": settings.auth == "optional",
+    }
