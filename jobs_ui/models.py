@@ -35,7 +35,7 @@ class JobStatus(StrEnum):
 FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
-def _timestamp(*, required: bool) -> Any:
+def timestamp_field(*, required: bool) -> Any:
     """A timezone-aware timestamp field (each call makes its own Column, as SQLAlchemy needs)."""
     column = Column(DateTime(timezone=True), nullable=not required)
     if required:
@@ -66,12 +66,12 @@ class Job(SQLModel, table=True):
     owner: str = Field(default="anonymous", max_length=128)
     cancel_requested: bool = False
     retry_of: uuid.UUID | None = None
-    created_at: datetime = _timestamp(required=True)
-    started_at: datetime | None = _timestamp(required=False)
-    updated_at: datetime = _timestamp(required=True)
-    finished_at: datetime | None = _timestamp(required=False)
+    created_at: datetime = timestamp_field(required=True)
+    started_at: datetime | None = timestamp_field(required=False)
+    updated_at: datetime = timestamp_field(required=True)
+    finished_at: datetime | None = timestamp_field(required=False)
     # Set while PROCESSING by runners in other processes; a stale one means the runner died.
-    heartbeat_at: datetime | None = _timestamp(required=False)
+    heartbeat_at: datetime | None = timestamp_field(required=False)
     # Bytes of this job's files on disk (upload, export, error report): the owner's quota.
     stored_bytes: int = 0
 

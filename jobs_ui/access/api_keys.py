@@ -13,14 +13,13 @@ import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Engine, String, or_, update
+from sqlalchemy import JSON, Column, Engine, String, or_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from jobs_ui.access.principal import Principal, Via
-from jobs_ui.models import as_utc, utc_now
+from jobs_ui.models import as_utc, timestamp_field, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +50,6 @@ _NO_SUCH_KEY_HASH = hashlib.sha256(b"no such key").hexdigest()
 _ID_ATTEMPTS = 5
 
 
-def _timestamp(*, required: bool) -> Any:
-    """A timezone-aware timestamp field, as in jobs_ui.models (one Column per call)."""
-    column = Column(DateTime(timezone=True), nullable=not required)
-    if required:
-        return Field(default_factory=utc_now, sa_column=column)
-    return Field(default=None, sa_column=column)
-
-
 class ApiKey(SQLModel, table=True):
     """One API key. The row holds who it speaks for and what it may do, never the secret."""
 
@@ -71,9 +62,9 @@ class ApiKey(SQLModel, table=True):
     # expensive, but this secret is 256 random bits, which no amount of guessing reaches.
     # A fast hash keeps verification cheap on every request.
     secret_hash: str = Field(sa_column=Column(String(64), nullable=False))
-    created_at: datetime = _timestamp(required=True)
-    revoked_at: datetime | None = _timestamp(required=False)
-    last_used_at: datetime | None = _timestamp(required=False)
+    created_at: datetime = timestamp_field(required=True)
+    revoked_at: datetime | None = timestamp_field(required=False)
+    last_used_at: datetime | None = timestamp_field(required=False)
 
     @property
     def revoked(self) -> bool:
