@@ -59,13 +59,13 @@ add up many of them (charts, drawings, chartsheets are each read whole)."""
 # mode (images need Pillow, which is not installed; external links are not kept). Some are
 # large in real workbooks (a pivot cache holds a copy of its source data), so they only
 # count towards the total. Any other target counts as read whole: the strict side.
-_WORKBOOK_TYPES = frozenset({XLSX, XLSM, XLTX, XLTM})
 _NEVER_OPENED = frozenset(
     {"image", "hdphoto", "media", "video", "audio", "oleObject", "package", "vbaProject"}
     | {"printerSettings", "pivotCacheDefinition", "pivotCacheRecords", "pivotTable"}
     | {"calcChain", "comments", "vmlDrawing", "table", "queryTable", "connections"}
     | {"externalLink", "customXml", "customXmlProps"}
 )
+_WORKBOOK_TYPES = frozenset({XLSX, XLSM, XLTX, XLTM})  # content types of the workbook part
 
 
 @dataclass(frozen=True, slots=True)
