@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 import jobs_ui.dataset_tables  # noqa: F401  (workers need the datasets registered too)
 from jobs_ui.db import make_engine
-from jobs_ui.execution import execute_job
+from jobs_ui.execution import execute_job, file_limits
 from jobs_ui.files import DataFiles
 from jobs_ui.redis_events import RedisPublisher
 from jobs_ui.settings import Settings
@@ -74,6 +74,7 @@ def make_celery(settings: Settings) -> Celery:
             engine=context.engine,
             files=context.files,
             heartbeat_seconds=settings.heartbeat_seconds,
+            limits=file_limits(settings),
         )
 
     return app

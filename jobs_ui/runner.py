@@ -17,6 +17,7 @@ from kombu.exceptions import KombuError
 from sqlalchemy import Engine
 
 from jobs_ui.celery_app import RUN_JOB_TASK
+from jobs_ui.engines.limits import FileLimits
 from jobs_ui.execution import execute_job
 from jobs_ui.files import DataFiles
 from jobs_ui.models import JobStatus
@@ -49,8 +50,15 @@ class InProcessRunner:
     """
 
     def __init__(
-        self, *, store: JobStore, engine: Engine, files: DataFiles, concurrency: int
+        self,
+        *,
+        store: JobStore,
+        engine: Engine,
+        files: DataFiles,
+        concurrency: int,
+        limits: FileLimits | None = None,
     ) -> None:
+        self._limits = limits
         self._store = store
         self._engine = engine
         self._files = files
@@ -105,6 +113,7 @@ class InProcessRunner:
             files=self._files,
             cancel_event=cancel_event,
             stopping=self._stopping,
+            limits=self._limits,
         )
 
     def _forget(self, job_id: uuid.UUID, future: Future[None]) -> None:

@@ -25,6 +25,7 @@ from jobs_ui.celery_app import make_celery, queue_name
 from jobs_ui.commands import JobCommands
 from jobs_ui.db import make_engine, migrate
 from jobs_ui.events import JobFeedHub
+from jobs_ui.execution import file_limits
 from jobs_ui.files import DataFiles
 from jobs_ui.redis_events import RedisListener, RedisPublisher
 from jobs_ui.retention import sweep_old_files
@@ -82,7 +83,11 @@ class Services:
             runner = CeleryRunner(make_celery(settings), queue_name(settings))
         else:
             runner = InProcessRunner(
-                store=store, engine=engine, files=files, concurrency=settings.runner_concurrency
+                store=store,
+                engine=engine,
+                files=files,
+                concurrency=settings.runner_concurrency,
+                limits=file_limits(settings),
             )
         keys = signing_keys(settings)
         tokens = JobTokens(keys, lifetime_seconds=settings.access_token_minutes * 60)

@@ -7,7 +7,9 @@ A record maps dataset fields to cell values. The reader already keys each row by
 - a cell our own export neutralised ("'=1+1", so a spreadsheet would not run it) gets its
   text back ("=1+1"), so an exported file imports unchanged.
 
-Few rows need either. For a batch of text rows one scan of the joined cells tells whether any
+A text with a NUL character makes its row one to skip, with that reason.
+
+Few rows need any of this. For a batch of text rows one scan of the joined cells tells whether any
 cell starts with a quote or is all spaces; when none does, the rows are the records as they
 are, with no per-cell Python work. That keeps a million-row CSV fast.
 """
@@ -23,8 +25,9 @@ from jobs_ui.engines.formats import FileFormat, RawRow, RowReader
 from jobs_ui.engines.writers import restore_neutralised
 
 _CELL_SEPARATOR = "\x1f"  # the ASCII unit separator: cells are joined on it for one scan
-# A cell that starts with a quote, or holds only whitespace, somewhere in the joined cells.
-_NEEDS_CARE = re.compile(r"\x1f(?:'|\s+(?=\x1f|\Z))")
+# A cell that starts with a quote, or holds only whitespace, somewhere in the joined cells;
+# or a NUL anywhere (no database column of text can hold one: PostgreSQL refuses it).
+_NEEDS_CARE = re.compile(r"\x1f(?:'|\s+(?=\x1f|\Z))|\x00")
 
 
 class ImportFileError(Exception):
@@ -68,7 +71,7 @@ def records(rows: Sequence[RawRow], *, all_text: bool) -> list[dict[str, Any]]:
     """One record per row (rows keyed by field). `all_text`: every cell is a str (CSV)."""
     if all_text and not _needs_care(rows):
         return [row.values for row in rows]
-    return [_cleaned(row.values) for row in rows]
+    return [_cleaned(row) for row in rows]
 
 
 def _needs_care(rows: Sequence[RawRow]) -> bool:
@@ -77,14 +80,17 @@ def _needs_care(rows: Sequence[RawRow]) -> bool:
     return _NEEDS_CARE.search(joined) is not None
 
 
-def _cleaned(values: dict[str, Any]) -> dict[str, Any]:
-    """Both rules, cell by cell."""
+def _cleaned(row: RawRow) -> dict[str, Any]:
+    """Both rules, cell by cell; a text with a NUL makes the row one to skip, the same on
+    every database (SQLite would store it, PostgreSQL would fail the whole import)."""
     record: dict[str, Any] = {}
-    for field, value in values.items():
+    for field, value in row.values.items():
         if isinstance(value, str):
             if value.isspace():
                 continue
             if value[:1] == "'":
                 value = restore_neutralised(value)
+            if "\x00" in value and row.problem is None:
+                row.problem = f"{field}: contains a NUL character, which cannot be stored"
         record[field] = value
     return record

@@ -308,3 +308,19 @@ def test_retry_after_the_upload_is_gone_says_so_and_creates_nothing(client, serv
     assert sorted(p.name for p in (services.settings.data_dir / "uploads").iterdir()) == [
         failed["jobId"]
     ]
+
+
+def test_a_nul_character_skips_its_row_on_every_database(client, tmp_path):
+    """PostgreSQL cannot store a NUL in text; SQLite could. Both skip the row, with why."""
+    path = tmp_path / "nul.csv"
+    path.write_bytes(
+        b"name,email,company\n"
+        + b"".join(b"Person %d,p%d@example.com,Co\n" % (n, n) for n in range(40))
+        + b"Nul Row,nul@example.com,Bad\x00Company\n"
+    )
+    job = wait_for_end(client, start_import(client, path)["jobId"])
+    assert job["status"] == "COMPLETED", job
+    assert (job["result"]["importedCount"], job["result"]["skippedCount"]) == (40, 1)
+    assert job["result"]["errors"] == [
+        {"row": 42, "message": "company: contains a NUL character, which cannot be stored"}
+    ]
