@@ -1,4 +1,11 @@
-"""Starting and stopping benchmark processes; every one started is stopped."""
+"""Starting and stopping benchmark processes; every one started is stopped.
+
+Also the credentials the benchmark clients carry, as real clients of the access-controlled
+API do: an API key of the jobs' owner (`Authorization: Bearer`), made the way
+`python -m jobs_ui.admin create-key` makes one, or a job's access token (`?token=`), which
+`POST /bench/jobs` returns as the real create routes do. Clients get them in their
+environment (BENCH_API_KEY, BENCH_JOB_TOKEN), not on their command line.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +16,44 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+# Who owns the benchmark's jobs (bench/server.py's POST /bench/jobs) and its API key.
+BENCH_OWNER = "bench"
+API_KEY_ENV = "BENCH_API_KEY"
+TOKEN_ENV = "BENCH_JOB_TOKEN"
+
+
+def api_key_headers(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def new_running_job(client: httpx.Client) -> tuple[str, str]:
+    """`POST /bench/jobs` on a benchmark server: a running job's id and its access token."""
+    response = client.post("/bench/jobs")
+    response.raise_for_status()
+    created = response.json()
+    return str(created["jobId"]), str(created["accessToken"])
+
+
+def make_api_key(database_url: str, owner: str = BENCH_OWNER) -> str:
+    """A new API key for `owner` (no scopes: it sees its owner's jobs alone), made as
+    `python -m jobs_ui.admin create-key --owner bench` makes it: migrate, then create."""
+    from jobs_ui.access.api_keys import create_key
+    from jobs_ui.db import make_engine, migrate
+
+    engine = make_engine(database_url)
+    try:
+        migrate(engine)
+        _row, key = create_key(engine, owner=owner, scopes=[])
+    finally:
+        engine.dispose()
+    return key
 
 
 def free_port() -> int:
@@ -26,13 +64,18 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def python_process(
-    *args: str, stdout: int | None = subprocess.PIPE, stdin: int | None = None
+    *args: str,
+    stdout: int | None = subprocess.PIPE,
+    stdin: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
+    """`env`: variables set for the process on top of this one's environment."""
     process = subprocess.Popen(
         [sys.executable, *args],
         cwd=ROOT,
         stdout=stdout,
         stdin=stdin,
+        env={**os.environ, **(env or {})},
         text=True,
         start_new_session=True,
     )
@@ -55,6 +98,12 @@ class Server:
     url: str
     port: int
     pid: int
+    api_key: str | None = None  # the owner's key, when asked for
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What a program acting for the jobs' owner sends: its API key."""
+        return api_key_headers(self.api_key)
 
     def rss_mb(self) -> float:
         with open(f"/proc/{self.pid}/status") as status:
@@ -70,18 +119,41 @@ class Server:
 
 
 @contextlib.contextmanager
-def bench_server(data_dir: Path) -> Iterator[Server]:
-    """The benchmark server (bench/server.py) in its own process."""
+def bench_server(
+    data_dir: Path, *, settings: Mapping[str, str] | None = None, api_key: bool = False
+) -> Iterator[Server]:
+    """The benchmark server (bench/server.py) in its own process.
+
+    `settings`: JOBS_UI_* settings for this server alone, in its environment (a figure that
+    needs more than a limit's default for one owner says so). `api_key`: make the owner an
+    API key first, in the database the server will use.
+    """
+    from jobs_ui.settings import Settings
+
+    overrides = dict(settings or {})
+    key = None
+    if api_key:
+        # The server's own settings (its environment, this data dir), so the same database.
+        app_settings = Settings(**{**overrides, "JOBS_UI_DATA_DIR": str(data_dir)})
+        if app_settings.database_url is None:
+            app_settings.data_dir.mkdir(parents=True, exist_ok=True)
+        key = make_api_key(app_settings.sqlalchemy_url)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ("-m", "bench.server", "--port", str(port), "--data-dir", str(data_dir))
-    with python_process(*args, stdout=None) as process:
+    with python_process(*args, stdout=None, env=overrides) as process:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/api/import-export/jobs", timeout=1).status_code == 200:
+                # The owner's list, with its key when it has one: the key works, or this fails.
+                answer = httpx.get(
+                    f"{url}/api/import-export/jobs", headers=api_key_headers(key), timeout=1
+                )
+                if answer.status_code == 200:
                     break
+            if process.poll() is not None:
+                raise RuntimeError("the benchmark server exited as it started")
             time.sleep(0.1)
         else:
             raise RuntimeError("the benchmark server did not start")
-        yield Server(url=url, port=port, pid=process.pid)
+        yield Server(url=url, port=port, pid=process.pid, api_key=key)

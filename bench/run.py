@@ -1,7 +1,8 @@
 """Run the benchmarks, print the table, write the results as JSON.
 
-python -m bench.run            # full sizes (make bench)
-python -m bench.run --smoke    # tiny sizes, to keep the scripts working (the test suite)
+python -m bench.run                # full sizes (make bench)
+python -m bench.run --smoke        # tiny sizes, to keep the scripts working (the test suite)
+python -m bench.run --figures 1,3  # some figures only (4 and 5 are measured together)
 """
 
 from __future__ import annotations
@@ -18,6 +19,27 @@ from bench import browser_latency, fanout, latency, scale_latency, server_cost, 
 from bench.stats import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Each module and the figures it makes, in the table's order.
+MODULES = (
+    (latency, {1}),
+    (fanout, {2}),
+    (server_cost, {3}),
+    (throughput, {4, 5}),
+    (browser_latency, {6}),
+    (scale_latency, {7}),
+)
+ALL_FIGURES = frozenset().union(*(numbers for _module, numbers in MODULES))
+
+
+def figure_numbers(text: str) -> frozenset[int]:
+    """`--figures 1,3,7` as a set of figure numbers."""
+    try:
+        chosen = frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of figure numbers: {text!r}") from None
+    if not chosen or not chosen <= ALL_FIGURES:
+        raise argparse.ArgumentTypeError(f"figures are numbered 1 to {max(ALL_FIGURES)}")
+    return chosen
 
 
 def table(figures: list[Figure]) -> str:
@@ -37,22 +59,33 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true", help="tiny sizes; checks the scripts run")
     parser.add_argument("--output", type=Path, default=None, help="where to write the JSON")
+    parser.add_argument(
+        "--figures",
+        type=figure_numbers,
+        default=ALL_FIGURES,
+        metavar="N,N,...",
+        help="run only these figures (4 and 5 come together); default: all",
+    )
     args = parser.parse_args()
     began = time.monotonic()
     figures = [
-        *latency.run(smoke=args.smoke),
-        *fanout.run(smoke=args.smoke),
-        *server_cost.run(smoke=args.smoke),
-        *throughput.run(smoke=args.smoke),
-        *browser_latency.run(smoke=args.smoke),
-        *scale_latency.run(smoke=args.smoke),
+        figure
+        for module, numbers in MODULES
+        if numbers & args.figures
+        for figure in module.run(smoke=args.smoke)
     ]
     machine = (
         f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
     )
     print(f"jobs_ui benchmarks ({'smoke' if args.smoke else 'full'}; {machine})\n")
     print(table(figures))
-    output = args.output or RESULTS / ("smoke.json" if args.smoke else "latest.json")
+    if args.output is not None:
+        output = args.output
+    elif args.figures != ALL_FIGURES:  # a partial run never replaces the last full one
+        chosen = "-".join(str(number) for number in sorted(args.figures))
+        output = RESULTS / f"{'smoke' if args.smoke else 'partial'}-{chosen}.json"
+    else:
+        output = RESULTS / ("smoke.json" if args.smoke else "latest.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(
         json.dumps(

@@ -1,9 +1,15 @@
 """A benchmark server: the real jobs API plus two things only benchmarks need.
 
-- `POST /bench/jobs` makes a job PROCESSING that no runner touches, and
-  `POST /bench/jobs/{id}/drive` commits progress updates to it from a thread of this process
-  (as a runner would), returning each update's version and commit time;
+- `POST /bench/jobs` makes a job of the owner "bench" PROCESSING that no runner touches
+  (counted against the owner's active-job limit, as a created job is) and answers with its
+  id and an access token, as the real create routes do; `POST /bench/jobs/{id}/drive` commits
+  progress updates to it from a thread of this process (as a runner would), returning each
+  update's version and commit time (taken as the store notifies: bench/commit_clock.py);
 - `GET /bench/naive?jobId=` is the naive baseline: an SSE loop that re-reads the row every second.
+
+Everything under /api is the product as deployed, access control included: readers carry
+the owner's API key or the job's token (bench/processes.py). Settings come from the
+environment as for the app (a figure raises a per-owner limit there, and says so).
 
 Run: python -m bench.server --port N --data-dir DIR
 """
@@ -22,6 +28,8 @@ from fastapi import FastAPI, Request
 from sse_starlette import EventSourceResponse
 from starlette.responses import StreamingResponse
 
+from bench.commit_clock import CommitClock
+from bench.processes import BENCH_OWNER
 from jobs_ui.api.app import create_api
 from jobs_ui.api.messages import status_update_message
 from jobs_ui.api.sse import format_event
@@ -33,12 +41,20 @@ from jobs_ui.settings import Settings
 def bench_app(services: Services) -> FastAPI:
     api = create_api(services)
     store = services.store
+    clock = CommitClock(store)
 
     @api.post("/bench/jobs")
     def new_running_job() -> dict[str, str]:
-        job = store.create(kind=JobKind.EXPORT, dataset="contacts", owner="bench", params={})
+        job = store.create(
+            kind=JobKind.EXPORT,
+            dataset="contacts",
+            owner=BENCH_OWNER,
+            params={},
+            quota=services.commands.quota,
+        )
         store.start(job.id)
-        return {"jobId": str(job.id)}
+        token = services.commands.tokens.mint(job_id=job.id, owner=job.owner)
+        return {"jobId": str(job.id), "accessToken": token.token}
 
     @api.post("/bench/jobs/{job_id}/drive")
     def drive(job_id: str, count: int, gap_ms: float = 5.0) -> dict[str, list[list[float]]]:
@@ -46,10 +62,11 @@ def bench_app(services: Services) -> FastAPI:
         commits: list[list[float]] = []
 
         def run() -> None:
-            for number in range(count):
-                job = store.report_progress(uuid.UUID(job_id), progress=1, message=f"u{number}")
-                commits.append([job.version, time.perf_counter()])
-                time.sleep(gap_ms / 1000)
+            with clock.recording() as record:
+                for number in range(count):
+                    store.report_progress(uuid.UUID(job_id), progress=1, message=f"u{number}")
+                    time.sleep(gap_ms / 1000)
+            commits.extend(record)
 
         worker = threading.Thread(target=run)
         worker.start()

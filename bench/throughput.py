@@ -4,6 +4,10 @@ Each measurement runs in a fresh subprocess (so peak RSS is its own), on a fresh
 against a plain baseline on the same table: `csv.reader` + `executemany` for imports, and
 `SELECT` + `csv.writer` for exports. Imports go into SQLite, and into Postgres too when it
 answers (the goal is judged on SQLite, the default set-up).
+
+No client is involved: the engines run in-process, as a runner runs them once a job is
+created. Access control (who may import or export which dataset, quotas) decides at create
+time, before the measured run, so these figures are unchanged by it.
 """
 
 from __future__ import annotations
@@ -181,7 +185,7 @@ def in_subprocess(
     kind: str, workdir: Path, source: Path, file_format: str = "csv", database_url: str = ""
 ) -> dict[str, Any]:
     """One measurement in a fresh process; `database_url` empty means SQLite in `workdir`."""
-    output = subprocess.run(
+    measured = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -195,10 +199,15 @@ def in_subprocess(
         cwd=ROOT,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         timeout=900,
-    ).stdout
-    result = json.loads(output.strip().splitlines()[-1])
+    )
+    if measured.returncode != 0:
+        raise RuntimeError(
+            f"the {kind} measurement failed (exit {measured.returncode}):\n"
+            f"{measured.stderr[-3000:]}"
+        )
+    result = json.loads(measured.stdout.strip().splitlines()[-1])
     result["rows_per_s"] = round(result["rows"] / result["seconds"])
     return result
 

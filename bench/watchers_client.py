@@ -3,6 +3,9 @@
 Plain asyncio sockets with keep-alive, so the client's own cost stays small. Run:
 python -m bench.watchers_client HOST PORT JOB_ID MODE WATCHERS SECONDS  (MODE: sse or poll)
 Prints "ready" once every watcher is connected, then "done" with the events/polls received.
+
+Streams and polls alike carry what the environment gives (BENCH_JOB_TOKEN as `token=`,
+BENCH_API_KEY as `Authorization: Bearer`; see bench/fanout_client.py).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import re
 import resource
 import sys
 
-from bench.fanout_client import next_event
+from bench.fanout_client import check_head, next_event, with_credentials
 
 POLL_SECONDS = 2.0
 LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
@@ -26,9 +29,9 @@ async def sse_watcher(
     host: str, port: int, job_id: str, ready: asyncio.Event, seconds: float
 ) -> int:
     reader, writer = await connect(host, port)
-    path = f"/api/import-export/jobs/ws?jobId={job_id}"
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-    await reader.readuntil(b"\r\n\r\n")
+    path, extra = with_credentials(f"/api/import-export/jobs/ws?jobId={job_id}")
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode())
+    check_head(await reader.readuntil(b"\r\n\r\n"))
     await ready.wait()
     received = 0
     loop = asyncio.get_running_loop()
@@ -48,16 +51,17 @@ async def poll_watcher(
     host: str, port: int, job_id: str, ready: asyncio.Event, seconds: float, offset: float
 ) -> int:
     reader, writer = await connect(host, port)
+    path, extra = with_credentials(f"/api/import-export/jobs/{job_id}")
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()
     await ready.wait()
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
     await asyncio.sleep(offset)  # spread the polls over the period, as real clients are
     polls = 0
     while loop.time() < until:
-        writer.write(
-            f"GET /api/import-export/jobs/{job_id} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
-        )
+        writer.write(request)
         head = await reader.readuntil(b"\r\n\r\n")
+        check_head(head)
         match = LENGTH.search(head)
         await reader.readexactly(int(match.group(1)) if match else 0)
         polls += 1
