@@ -8,8 +8,9 @@ routes (`/_event`, `/_upload`).
   before anything runs; so is a websocket from a foreign origin (Reflex's events ride on it).
 - Every request body is capped as it arrives: `Content-Length` over the cap is refused at
   once, a chunked body is cut off with 413 when it passes the cap. Nothing is spooled whole.
-- A caller with no credentials gets a visitor cookie on its first response, and the request
-  itself carries it from here on, so the first request and the next agree on who it is.
+- A caller with no credentials (no bearer token, no `?token=`) gets a visitor cookie on its
+  first response, and the request itself carries it from here on, so the first request and
+  the next agree on who it is.
 - Responses say `nosniff`, send no referrer (URLs may hold access tokens), and may be framed
   by the app's own pages only.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -94,7 +96,7 @@ class RequestGuard:
             )
             return
         send = _with_security_headers(send)
-        if self.make_visitors and not bearer_token(headers.get("authorization", "")):
+        if self.make_visitors and not _own_credentials(scope, headers):
             scope, send = self._ensure_visitor(scope, headers, send)
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             limit, message = self.limits.for_path(scope["path"])
@@ -144,6 +146,18 @@ class RequestGuard:
             await send(message)
 
         return scope, send_with_cookie
+
+
+def _own_credentials(scope: Scope, headers: Headers) -> bool:
+    """Whether the request names its caller itself: a bearer token, or a job access token
+    (`?token=`), which alone decides who reads (and on other routes is no one: a token
+    never acts, so it must not act as a brand-new visitor either)."""
+    if bearer_token(headers.get("authorization", "")):
+        return True
+    query = scope.get("query_string", b"")
+    return b"token=" in query and any(
+        name == "token" for name, _ in parse_qsl(query.decode("latin-1"))
+    )
 
 
 def _with_security_headers(send: Send) -> Send:

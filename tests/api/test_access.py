@@ -43,6 +43,9 @@ NOT_FOUND_EVENT = b'data: {"type":"error","message":"Job not found"}\n\n'
 ANOTHER_JOB = "This access token is for another job."
 NOT_VALID = "The access token is not valid."
 EXPIRED = "The access token has expired; ask for a new one."
+# A token on a route that takes none: the caller has no credentials there (a token never
+# acts, not even as a brand-new visitor).
+SIGN_IN = {"error": "Sign in, or send an API key as Authorization: Bearer <key>.", "status": 401}
 SMALL_CSV = b"name,email\nAda,ada@example.com\n"
 EVIL = "https://evil.example"
 
@@ -329,7 +332,9 @@ def test_matrix(world: World, matrix_counts: Counter[str], route: str, principal
     response = case.request(target.id)
     matrix_counts[route] += 1
 
-    if route in CREATE_ROUTES:
+    if principal in TOKENS and route not in READ_ROUTES:
+        check_token_acts_not(case, response, jobs_before)
+    elif route in CREATE_ROUTES:
         check_create(case, response, jobs_before)
     elif route == "list":
         check_list(case, response)
@@ -337,6 +342,17 @@ def test_matrix(world: World, matrix_counts: Counter[str], route: str, principal
         check_sees(case, response, jobs_before)
     else:
         check_refused(case, response, jobs_before)
+
+
+def check_token_acts_not(case: Case, response: httpx.Response, jobs_before: set[uuid.UUID]) -> None:
+    """A token, good or bad, on a route that does not read its job: 401 as for no
+    credentials at all, no visitor cookie made for it, and nothing changed or created."""
+    assert (response.status_code, response.json()) == (401, SIGN_IN), response.text
+    assert COOKIE_NAME not in response.cookies
+    after = case.services.store.get(case.target.id)
+    assert after is not None
+    assert (after.status, after.version) == (case.target.status, case.target.version)
+    assert {job.id for job in all_jobs(case.services)} == jobs_before
 
 
 def check_refused(case: Case, response: httpx.Response, jobs_before: set[uuid.UUID]) -> None:
@@ -412,7 +428,7 @@ def check_sees(case: Case, response: httpx.Response, jobs_before: set[uuid.UUID]
             cancel = stranger.post(
                 f"{JOBS}/{target.id}/cancel", params={"token": body["accessToken"]}
             )
-            assert (cancel.status_code, cancel.json()) == (404, NOT_FOUND)
+            assert (cancel.status_code, cancel.json()) == (401, SIGN_IN)
     if route in READ_ROUTES or route == "token":
         after = services.store.get(target.id)
         assert after is not None and after.version == target.version
@@ -519,6 +535,7 @@ def test_credentials_together_the_stronger_one_decides_and_none_adds_up(services
         assert junk.status_code == 401
     # A visitor's own cookie and the owner's token: the token reads its job, and the
     # cookie still cannot act on it.
+    assert visitor.get(JOBS).status_code == 200  # the visitor gets its cookie first
     assert visitor.get(at, params={"token": token}).status_code == 200
     assert visitor.post(f"{at}/token", params={"token": token}).json() == NOT_FOUND
     assert visitor.post(f"{at}/retry", params={"token": token}).json() == NOT_FOUND
@@ -1284,7 +1301,9 @@ def test_access_tokens_never_appear_in_logs(server, services, client, caplog, mo
         assert http.get(f"{JOBS}/{done.id}", params={"token": other}).status_code == 401
         assert http.get(f"{JOBS}/{done.id}", params={"token": stale}).status_code == 401
         assert http.get(f"{JOBS}/{done.id}", params={"token": tamper(token)}).status_code == 401
-        assert http.post(f"{JOBS}/{done.id}/cancel", params={"token": token}).status_code == 404
+        assert (
+            http.post(f"{JOBS}/{done.id}/cancel", params={"token": token}).status_code == 401
+        )  # a token never acts
     deadline = time.monotonic() + 2
     while len(formatted) < 7 and time.monotonic() < deadline:
         time.sleep(0.02)
