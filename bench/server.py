@@ -53,7 +53,7 @@ def bench_app(services: Services) -> FastAPI:
             quota=services.commands.quota,
         )
         store.start(job.id)
-        token = services.commands.tokens.mint(job_id=job.id, owner=job.owner)
+        token = services.commands.tokens.mint(job_id=job.id)
         return {"jobId": str(job.id), "accessToken": token.token}
 
     @api.post("/bench/jobs/{job_id}/drive")

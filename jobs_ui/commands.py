@@ -136,7 +136,7 @@ class JobCommands:
         """A fresh read-only token for one job; its owner (or an admin) only."""
         self._writable(principal)
         job = self.visible_job(principal, job_id)
-        return self.tokens.mint(job_id=job.id, owner=job.owner)
+        return self.tokens.mint(job_id=job.id)
 
     # --- acting ------------------------------------------------------------------------
 
@@ -292,7 +292,7 @@ class JobCommands:
         except QueueUnavailableError:
             self.store.fail_unstarted(job.id, error=QUEUE_DOWN)
             raise CommandError(503, QUEUE_DOWN) from None
-        return CreatedJob(job, self.tokens.mint(job_id=job.id, owner=job.owner))
+        return CreatedJob(job, self.tokens.mint(job_id=job.id))
 
     def _save_upload(self, source: BinaryIO, destination: Path) -> int:
         """Copy an upload into the data dir; too large or empty leaves nothing behind."""

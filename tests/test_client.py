@@ -170,7 +170,7 @@ async def test_an_answer_that_is_not_the_api_reads_as_offline_not_a_crash():
 
 async def test_follow_with_a_job_access_token_only(server, services):
     job_id = idle_job(services)
-    token = services.commands.tokens.mint(job_id=uuid.UUID(job_id), owner="t").token
+    token = services.commands.tokens.mint(job_id=uuid.UUID(job_id)).token
     finish_later(services, job_id)
     async with JobsClient(server.url, token=token) as client:
         seen = await collect(client, job_id, FollowOptions())

@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from jobs_ui.access.principal import Principal, Via
 
 _SALT = "jobs_ui.job-access-token"
+READERS_PREFIX = "token-readers:"
 
 
 class TokenError(Exception):
@@ -37,19 +38,22 @@ class JobTokens:
         self._serializer = URLSafeSerializer(list(reversed(keys)), salt=_SALT)
         self.lifetime_seconds = lifetime_seconds
 
-    def mint(self, *, job_id: uuid.UUID, owner: str) -> AccessToken:
+    def mint(self, *, job_id: uuid.UUID) -> AccessToken:
+        # The payload is signed, not encrypted: it names the job and the expiry, nothing
+        # about the owner, so a shared link tells its readers no more than the job.
         expires = int(time.time() + self.lifetime_seconds)
-        token = self._serializer.dumps({"j": job_id.hex, "o": owner, "e": expires})
+        token = self._serializer.dumps({"j": job_id.hex, "e": expires})
         return AccessToken(token, job_id, datetime.fromtimestamp(expires, UTC))
 
     def principal(self, token: str) -> Principal:
-        """The principal a token stands for; TokenError if tampered or expired."""
+        """The principal a token stands for; TokenError if tampered or expired. Its subject
+        is the job's readers (not its owner: their streams count apart from the owner's)."""
         try:
             payload = self._serializer.loads(token[:2048])
             job_id = uuid.UUID(hex=payload["j"])
-            owner, expires = str(payload["o"]), int(payload["e"])
-        except (BadSignature, KeyError, TypeError, ValueError):
+            expires = int(payload["e"])
+        except (BadSignature, KeyError, TypeError, ValueError, AttributeError):
             raise TokenError("The access token is not valid.") from None
         if expires <= time.time():
             raise TokenError("The access token has expired; ask for a new one.")
-        return Principal(subject=owner, via=Via.JOB_TOKEN, job_id=job_id)
+        return Principal(subject=f"{READERS_PREFIX}{job_id}", via=Via.JOB_TOKEN, job_id=job_id)
