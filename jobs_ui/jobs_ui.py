@@ -14,7 +14,7 @@ from jobs_ui.pages.imports import ImportJobState, import_job_page, imports_page
 from jobs_ui.pages.jobs import JobsListState, jobs_page
 from jobs_ui.services import Services
 from jobs_ui.settings import get_settings
-from jobs_ui.state.backend import register_app
+from jobs_ui.state.backend import register_app, takes_files
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -27,6 +27,7 @@ def _page_origins() -> tuple[str, ...]:
 
 
 services = Services.from_settings(get_settings(), app_origins=_page_origins)
+services.upload_handlers = takes_files  # Reflex's upload route may feed these only
 
 
 class JobsApp(rx.App):
@@ -37,7 +38,23 @@ class JobsApp(rx.App):
         return guarded(super().__call__(), services)
 
 
-app = JobsApp(api_transformer=create_api(services, guarded=False))
+# Reflex's upload request goes to the backend, which may be another origin than the page
+# (dev mode, or `api_url` elsewhere): send the visitor's cookie with it there too, so the
+# backend knows who sends the file (jobs_ui.access.uploads).
+UPLOAD_WITH_CREDENTIALS = """
+(() => {
+  const open = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    if (String(url).includes("/_upload")) this.withCredentials = true;
+    return open.call(this, method, url, ...rest);
+  };
+})();
+"""
+
+app = JobsApp(
+    api_transformer=create_api(services, guarded=False),
+    head_components=[rx.script(UPLOAD_WITH_CREDENTIALS)],
+)
 if app.sio is not None:  # Reflex's websocket follows the same origin rule as the API
     app.sio.eio.cors_allowed_origins = services.origins.websocket_origin_allowed
 app.add_page(home_page, route="/", title="jobs_ui")

@@ -19,6 +19,7 @@ from jobs_ui.access.origins import OriginPolicy, origin_policy
 from jobs_ui.access.signing import signing_keys
 from jobs_ui.access.stream_slots import LocalStreamSlots, RedisStreamSlots, StreamSlots
 from jobs_ui.access.tokens import JobTokens
+from jobs_ui.access.uploads import UploadCallers
 from jobs_ui.access.visitor import VisitorCookies
 from jobs_ui.api.messages import JobSnapshot, snapshot_of
 from jobs_ui.celery_app import make_celery, queue_name
@@ -38,6 +39,10 @@ SWEEP_INTERVAL_SECONDS = 3600.0  # how often old job files are looked for
 log = logging.getLogger(__name__)
 
 
+def _no_upload_handlers(_name: str) -> bool:
+    return False
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -51,6 +56,9 @@ class Services:
     visitors: VisitorCookies
     origins: OriginPolicy
     stream_slots: StreamSlots
+    upload_callers: UploadCallers = field(default_factory=UploadCallers)
+    # Which Reflex event handlers take uploaded files (the app says; none outside Reflex).
+    upload_handlers: Callable[[str], bool] = _no_upload_handlers
     publisher: RedisPublisher | None = None
     listener: RedisListener | None = None
     started: bool = False

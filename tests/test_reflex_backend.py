@@ -20,6 +20,7 @@ import httpx
 import psutil
 import pytest
 
+from jobs_ui.access.visitor import COOKIE_NAME
 from tests.conftest import free_port
 from tests.support.files import contacts_csv
 from tests.support.jobs import start_export, start_import, wait_for_end
@@ -177,7 +178,12 @@ def test_every_body_is_capped_as_it_arrives(tmp_path, path, content_type, extra_
     )
     try:
         wait_until_serving(process, f"http://127.0.0.1:{port}")
-        host = f"Host: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n{extra_headers}"
+        # A visitor's cookie: Reflex's upload route takes nothing from callers without one.
+        cookie = httpx.get(f"http://127.0.0.1:{port}/api/import-export/jobs").cookies
+        host = (
+            f"Host: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n{extra_headers}"
+            f"Cookie: {COOKIE_NAME}={cookie[COOKIE_NAME]}\r\n"
+        )
         declared = f"POST {path} HTTP/1.1\r\n{host}Content-Length: 1000000000\r\n\r\n"
         answer, _ = _send_until_answered(port, declared.encode(), b"", 0)
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]

@@ -8,6 +8,8 @@ routes (`/_event`, `/_upload`).
   before anything runs; so is a websocket from a foreign origin (Reflex's events ride on it).
 - Every request body is capped as it arrives: `Content-Length` over the cap is refused at
   once, a chunked body is cut off with 413 when it passes the cap. Nothing is spooled whole.
+- Reflex's upload route is refused before its body is read unless it names an upload
+  handler and comes with credentials; who sent it is noted for the page to check.
 - A caller with no credentials (no bearer token, no `?token=`) gets a visitor cookie on its
   first response, and the request itself carries it from here on, so the first request and
   the next agree on who it is.
@@ -18,15 +20,18 @@ routes (`/_event`, `/_upload`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobs_ui.access.identity import bearer_token
+from jobs_ui.access.identity import CredentialError, Identity, bearer_token
 from jobs_ui.access.origins import OriginPolicy
+from jobs_ui.access.uploads import UploadCallers
 from jobs_ui.access.visitor import COOKIE_NAME, VisitorCookies, cookie_from_header
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -36,6 +41,17 @@ SECURITY_HEADERS = (
     (b"content-security-policy", b"frame-ancestors 'self'"),
     (b"x-frame-options", b"SAMEORIGIN"),
 )
+
+
+@dataclass(frozen=True)
+class ReflexUploads:
+    """What the guard needs to check Reflex's upload route: its path, which handlers take
+    files, who the caller is, and where to note it (see jobs_ui.access.uploads)."""
+
+    path: str
+    takes_files: Callable[[str], bool]
+    identity: Identity
+    callers: UploadCallers
 
 
 @dataclass(frozen=True)
@@ -74,12 +90,16 @@ class RequestGuard:
         limits: BodyLimits,
         visitors: VisitorCookies,
         make_visitors: bool,
+        uploads: ReflexUploads,
+        api_prefix: str,
     ) -> None:
         self.app = app
+        self.api_prefix = api_prefix
         self.origins = origins
         self.limits = limits
         self.visitors = visitors
         self.make_visitors = make_visitors
+        self.uploads = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -96,7 +116,13 @@ class RequestGuard:
             )
             return
         send = _with_security_headers(send)
-        if self.make_visitors and not _own_credentials(scope, headers):
+        # No visitor is made up for Reflex's upload route: its sender must already be one.
+        uploading = scope["type"] == "http" and scope["path"].rstrip("/") == self.uploads.path
+        if (
+            self.make_visitors
+            and not uploading
+            and not _own_credentials(scope, headers, self.api_prefix)
+        ):
             scope, send = self._ensure_visitor(scope, headers, send)
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             limit, message = self.limits.for_path(scope["path"])
@@ -104,9 +130,29 @@ class RequestGuard:
             if declared.isdigit() and int(declared) > limit:
                 await _refuse(scope, send, 413, message)
                 return
-            await _CappedBody(scope, receive, send, limit, message).run(self.app)
+            capped = _CappedBody(scope, receive, send, limit, message)
+            if scope["path"].rstrip("/") == self.uploads.path:
+                await self._reflex_upload(scope, headers, capped)
+                return
+            await capped.run(self.app)
             return
         await self.app(scope, receive, send)
+
+    async def _reflex_upload(self, scope: Scope, headers: Headers, capped: _CappedBody) -> None:
+        """Reflex's upload route: refused before its body is read unless it names a handler
+        that takes files and comes with credentials; its sender noted for the handler."""
+        handler = headers.get("reflex-event-handler", "")
+        client_token = headers.get("reflex-client-token", "")
+        if not client_token or not self.uploads.takes_files(handler):
+            await _refuse(scope, capped.send, 400, "This is not an upload the app expects.")
+            return
+        try:
+            caller = await self.uploads.identity.resolve(Request(scope), accept_token=False)
+        except CredentialError as error:
+            await _refuse(scope, capped.send, 401, error.message)
+            return
+        with self.uploads.callers.sending(client_token, caller.subject):
+            await capped.run(self.app)
 
     def _foreign(self, scope: Scope, headers: Headers, host: str) -> bool:
         """A browser request from another site that would ride on the visitor's cookie."""
@@ -148,12 +194,15 @@ class RequestGuard:
         return scope, send_with_cookie
 
 
-def _own_credentials(scope: Scope, headers: Headers) -> bool:
+def _own_credentials(scope: Scope, headers: Headers, api_prefix: str) -> bool:
     """Whether the request names its caller itself: a bearer token, or a job access token
-    (`?token=`), which alone decides who reads (and on other routes is no one: a token
-    never acts, so it must not act as a brand-new visitor either)."""
+    (`?token=` on an API route), which alone decides who reads (and on other routes is no
+    one: a token never acts, so it must not act as a brand-new visitor either). Reflex's
+    websocket has a `token` of its own in its URL (the tab's id, not a credential)."""
     if bearer_token(headers.get("authorization", "")):
         return True
+    if scope["type"] != "http" or not scope["path"].startswith(api_prefix):
+        return False
     query = scope.get("query_string", b"")
     return b"token=" in query and any(
         name == "token" for name, _ in parse_qsl(query.decode("latin-1"))

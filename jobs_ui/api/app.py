@@ -9,7 +9,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from jobs_ui.access import log_redaction
-from jobs_ui.access.guard import BodyLimits, RequestGuard
+from jobs_ui.access.guard import BodyLimits, ReflexUploads, RequestGuard
 from jobs_ui.access.origins import TrustedOrigins
 from jobs_ui.api import fallback, files, jobs, stream
 from jobs_ui.api.errors import install_error_handlers
@@ -66,7 +66,15 @@ def guarded(app: ASGIApp, services: Services) -> ASGIApp:
 
 def guard_options(services: Services) -> dict[str, Any]:
     settings = services.settings
+    uploads = ReflexUploads(
+        path=REFLEX_UPLOAD_PATH,
+        takes_files=services.upload_handlers,
+        identity=services.identity,
+        callers=services.upload_callers,
+    )
     return {
+        "uploads": uploads,
+        "api_prefix": f"{API_PREFIX}/",
         "origins": services.origins,
         "limits": BodyLimits(
             upload_paths=frozenset({IMPORT_PATH, REFLEX_UPLOAD_PATH}),

@@ -17,7 +17,13 @@ from jobs_ui.components.form import (
 )
 from jobs_ui.components.layout import page
 from jobs_ui.components.progress_card import job_page
-from jobs_ui.state.backend import browser_url, commands, principal_of, run_command
+from jobs_ui.state.backend import (
+    browser_url,
+    check_own_upload,
+    commands,
+    principal_of,
+    run_command,
+)
 from jobs_ui.state.job_status import JobStatusState, job_page_path
 
 UPLOAD_ID = "import_file"
@@ -44,7 +50,10 @@ class ImportFormState(rx.State):
 
     @rx.event
     def track_upload(self, progress: dict[str, Any]) -> None:
-        self.upload_progress = round(float(progress.get("progress", 0)) * 100)
+        """The browser's upload progress, 0 to 1; anything else a tab sends is ignored."""
+        fraction = progress.get("progress") if isinstance(progress, dict) else None
+        if isinstance(fraction, int | float) and 0 <= fraction <= 1:
+            self.upload_progress = round(fraction * 100)
 
     @rx.event
     async def submit_file(self, files: list[rx.UploadFile]) -> Any:
@@ -57,6 +66,7 @@ class ImportFormState(rx.State):
             upload = files[0]
             try:
                 principal = await principal_of(self)
+                check_own_upload(self, principal)
                 created = await run_command(
                     commands().create_import,
                     principal,

@@ -4,12 +4,16 @@ visitor is, how to follow a job over the app's own SSE route, and whether a tab 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import reflex as rx
+from reflex_base.event import resolve_upload_handler_param
+from reflex_base.utils.exceptions import UploadTypeError, UploadValueError
+from reflex_base.utils.format import format_event_handler
 
 from jobs_ui.access.identity import CredentialError
 from jobs_ui.access.principal import Principal
@@ -51,6 +55,14 @@ async def principal_of(state: rx.State) -> Principal:
         return await services().identity.resolve_headers(headers)
     except CredentialError:
         raise CommandError(401, SIGN_IN_FIRST) from None
+
+
+def check_own_upload(state: rx.State, principal: Principal) -> None:
+    """Refuse a file that reached this tab's upload handler from anyone but the tab's own
+    visitor (see jobs_ui.access.uploads)."""
+    client_token = state.router.session.client_token
+    if not services().upload_callers.only_from(client_token, principal.subject):
+        raise CommandError(403, "This upload did not come from this page; reload it and try again.")
 
 
 async def run_command(command: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -100,6 +112,29 @@ def download_in_browser(path: str) -> rx.event.EventSpec:
 def following_client(token: str) -> JobsClient:
     """A client of the app's own API that reads one job with its access token."""
     return JobsClient(api_base_url(), token=token)
+
+
+@functools.cache
+def _upload_handler_names() -> frozenset[str]:
+    """The names (as the browser sends them) of every state's handlers that take files.
+    Asked first when an upload comes, after every page's states are defined."""
+    names: set[str] = set()
+    states: list[Any] = [rx.State]  # state classes: rx.State and every substate below it
+    while states:
+        state = states.pop()
+        states.extend(state.get_substates())
+        for handler in state.event_handlers.values():
+            try:
+                resolve_upload_handler_param(handler)
+            except (UploadValueError, UploadTypeError):
+                continue
+            names.add(format_event_handler(handler))
+    return frozenset(names)
+
+
+def takes_files(handler_name: str) -> bool:
+    """Whether Reflex's upload route may hand files to the handler of this name."""
+    return handler_name in _upload_handler_names()
 
 
 def tab_is_open(client_token: str) -> bool:

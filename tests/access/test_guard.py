@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 from starlette.requests import cookie_parser
 
-from jobs_ui.access.guard import BodyLimits, RequestGuard
+from jobs_ui.access.guard import BodyLimits, ReflexUploads, RequestGuard
+from jobs_ui.access.identity import Identity
 from jobs_ui.access.origins import OriginPolicy
+from jobs_ui.access.tokens import JobTokens
+from jobs_ui.access.uploads import UploadCallers
 from jobs_ui.access.visitor import COOKIE_NAME, VisitorCookies
 
 KEYS = ("guard-test-key-" + "k" * 32,)
@@ -85,18 +88,40 @@ class Client:
         return [value for key, value in start["headers"] if key.lower() == name]
 
 
+UPLOAD_HANDLER = "state.form.submit_file"
+CALLERS = UploadCallers()
+
+
+def reflex_uploads() -> ReflexUploads:
+    visitors = VisitorCookies(KEYS)
+    identity = Identity(
+        engine=None,  # type: ignore[arg-type]  # no API keys in these tests
+        tokens=JobTokens(KEYS, lifetime_seconds=60),
+        visitors=visitors,
+        auth_required=False,
+    )
+    return ReflexUploads(
+        path="/_upload",
+        takes_files=lambda name: name == UPLOAD_HANDLER,
+        identity=identity,
+        callers=CALLERS,
+    )
+
+
 def guard(app: App, *, make_visitors: bool = True, origins: tuple[str, ...] = ()) -> RequestGuard:
     return RequestGuard(
         app,  # type: ignore[arg-type]
         origins=OriginPolicy(allowed_hosts=(HOST,), origins=origins),
         limits=BodyLimits(
-            upload_paths=frozenset({"/upload"}),
+            upload_paths=frozenset({"/upload", "/_upload"}),
             upload_file=UPLOAD,
             upload_overhead=UPLOAD_OVERHEAD,
             other=LIMIT,
         ),
         visitors=VisitorCookies(KEYS),
         make_visitors=make_visitors,
+        uploads=reflex_uploads(),
+        api_prefix="/api/",
     )
 
 
@@ -322,5 +347,50 @@ async def test_lifespan_passes_through_untouched():
         limits=BodyLimits(frozenset(), 1, 1, 1),
         visitors=VisitorCookies(KEYS),
         make_visitors=True,
+        uploads=reflex_uploads(),
+        api_prefix="/api/",
     )({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
     assert seen == ["lifespan"]
+
+
+# --- Reflex's upload route -------------------------------------------------------------------
+
+
+def upload_scope(cookie: str | None, handler: str = UPLOAD_HANDLER) -> dict[str, Any]:
+    headers = [("reflex-client-token", "tab-1"), ("reflex-event-handler", handler)]
+    if cookie:
+        headers.append(("cookie", f"{COOKIE_NAME}={cookie}"))
+    return scope(path="/_upload", headers=headers)
+
+
+async def test_an_upload_without_credentials_is_refused_before_its_body_is_read():
+    app, client = App(), Client([b"x" * CHUNK] * 3)
+    await run(app, client, upload_scope(None))
+    assert client.starts[0]["status"] == 401 and app.calls == 0 and client.pulled == 0
+    assert client.header(b"set-cookie") == []  # nobody is made up for an upload
+
+
+async def test_an_upload_to_a_handler_that_takes_no_files_is_refused():
+    app, client = App(), Client([b"x"])
+    await run(app, client, upload_scope(VisitorCookies(KEYS).mint(), "state.form.other"))
+    assert client.starts[0]["status"] == 400 and app.calls == 0 and client.pulled == 0
+    assert json.loads(client.body)["error"]
+
+
+async def test_an_upload_is_noted_as_its_senders_while_it_is_in_flight():
+    cookie = VisitorCookies(KEYS).mint()
+    sender = VisitorCookies(KEYS).principal(cookie)
+    assert sender is not None
+    seen: list[bool] = []
+
+    class Handler(App):
+        async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+            seen.append(CALLERS.only_from("tab-1", sender.subject))
+            seen.append(CALLERS.only_from("tab-1", "visitor:someone-else"))
+            await super().__call__(scope, receive, send)
+
+    client = Client([b"x" * CHUNK])
+    await run(Handler(), client, upload_scope(cookie))
+    assert client.starts[0]["status"] == 200
+    assert seen == [True, False]
+    assert not CALLERS.only_from("tab-1", sender.subject)  # gone once the request ended

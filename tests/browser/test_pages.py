@@ -8,6 +8,7 @@ import re
 import time
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import expect
 
 from jobs_ui.access.visitor import COOKIE_NAME
@@ -239,3 +240,28 @@ def test_the_original_plain_eventsource_snippet_works(page, browser, tmp_path):
         )
     finally:
         other.close()
+
+
+def test_an_upload_sent_for_someone_elses_tab_imports_nothing(page, app_services, tmp_path):
+    """A tab's client token is no secret (it is in its websocket's URL): an upload that
+    names it but comes from someone else is refused, and the tab's visitor gets no job."""
+    owner = visitor_of(page, app_services)
+    open_page(page, "/imports")
+    expect(page.get_by_text("Drop a file here")).to_be_visible()
+    tab_token = page.wait_for_function("() => window.sessionStorage.getItem('token')").json_value()
+    assert tab_token
+    handler = "reflex___state____state.jobs_ui___pages___imports____import_form_state.submit_file"
+    headers = {"reflex-client-token": tab_token, "reflex-event-handler": handler}
+    planted = {"files": ("planted.csv", b"name,email\nMallory,mallory@example.com\n")}
+    url = f"{api_base_url()}/_upload"
+    with httpx.Client(timeout=30) as stranger:
+        nobody = stranger.post(url, headers=headers, files=planted)
+        assert nobody.status_code == 401 and nobody.json()["error"].startswith("Sign in")
+        stranger.get(f"{api_base_url()}/api/import-export/jobs")  # now a visitor of its own
+        someone = stranger.post(url, headers=headers, files=planted)
+        assert "did not come from this page" in someone.text
+        wrong = stranger.post(
+            url, headers={**headers, "reflex-event-handler": "x.y"}, files=planted
+        )
+        assert wrong.status_code == 400 and wrong.json()["error"]
+    assert list(app_services.store.list_jobs(owner=owner)) == []
