@@ -135,7 +135,8 @@ class Services:
         """Create folders, migrate the schema, settle leftovers, start running jobs."""
         if self.started:
             return
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Uploads, exports and the signing key are the app's alone (others get no access).
+        self.settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.files.prepare()
         if self.settings.runner_kind == "inprocess":
             self.files.clear_scratch()  # only this process imports into this data dir

@@ -32,7 +32,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jobs_ui.access.identity import CredentialError, Identity, bearer_token
 from jobs_ui.access.origins import OriginPolicy
 from jobs_ui.access.uploads import UploadCallers
-from jobs_ui.access.visitor import COOKIE_NAME, VisitorCookies, cookie_from_header
+from jobs_ui.access.visitor import (
+    COOKIE_NAME,
+    SECURE_COOKIE_NAME,
+    VisitorCookies,
+    browser_cookie_name,
+    cookie_values,
+)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 SECURITY_HEADERS = (
@@ -115,15 +121,14 @@ class RequestGuard:
                 scope, send, 403, "Requests from other sites may not act for this visitor."
             )
             return
-        send = _with_security_headers(send)
-        # No visitor is made up for Reflex's upload route: its sender must already be one.
-        uploading = scope["type"] == "http" and scope["path"].rstrip("/") == self.uploads.path
-        if (
-            self.make_visitors
-            and not uploading
-            and not _own_credentials(scope, headers, self.api_prefix)
-        ):
-            scope, send = self._ensure_visitor(scope, headers, send)
+        send = _with_security_headers(_json_refusals(send))
+        if self.make_visitors:
+            # No visitor is made up for Reflex's upload route (its sender must already be
+            # one) nor for a request that names its caller itself.
+            path = scope["path"].rstrip("/")
+            uploading = scope["type"] == "http" and path == self.uploads.path
+            own = _own_credentials(scope, headers, self.api_prefix)
+            scope, send = self._visitor(scope, headers, send, mint=not (uploading or own))
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             limit, message = self.limits.for_path(scope["path"])
             declared = headers.get("content-length", "")
@@ -168,30 +173,46 @@ class RequestGuard:
         scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
         return not self.origins.origin_allowed(origin, scheme=scheme, host_header=host)
 
-    def _ensure_visitor(self, scope: Scope, headers: Headers, send: Send) -> tuple[Scope, Send]:
-        visitors = self.visitors
-        cookie_header = headers.get("cookie", "")
-        if visitors.principal(cookie_from_header(cookie_header)) is not None:
-            return scope, send
-        value = visitors.mint()
-        # The request goes on with the new cookie in place of a missing or forged one.
+    def _visitor(
+        self, scope: Scope, headers: Headers, send: Send, *, mint: bool
+    ) -> tuple[Scope, Send]:
+        """The request goes on carrying, as COOKIE_NAME, the one visitor cookie it can be
+        trusted with, or none: over HTTPS only the `__Host-` one counts; two different
+        values (one planted beside the other) count as none. With `mint`, a caller
+        without one becomes a new visitor, on this request already and in its answer."""
+        secure = scope.get("scheme") in ("https", "wss")
+        header = "; ".join(headers.getlist("cookie"))
+        sent = set(cookie_values(header, browser_cookie_name(secure=secure)))
+        value = next(iter(sent)) if len(sent) == 1 else None
+        if value is not None and self.visitors.principal(value) is None:
+            value = None
+        if value is None and mint:
+            value = self.visitors.mint()
+            send = _setting_cookie(send, self.visitors.set_cookie_header(value, secure=secure))
+        if value is None and not sent and COOKIE_NAME not in header:
+            return scope, send  # nothing of ours to take away or to put in
         kept = [
             part.strip()
-            for part in cookie_header.split(";")
-            if part.strip() and part.strip().partition("=")[0] != COOKIE_NAME
+            for part in header.split(";")
+            if part.strip()
+            and part.strip().partition("=")[0].strip() not in (COOKIE_NAME, SECURE_COOKIE_NAME)
         ]
-        cookie = "; ".join([f"{COOKIE_NAME}={value}", *kept])
+        cookie = "; ".join([*([f"{COOKIE_NAME}={value}"] if value else []), *kept])
         raw = [(name, val) for name, val in scope["headers"] if name != b"cookie"]
-        scope = {**scope, "headers": [*raw, (b"cookie", cookie.encode("latin-1"))]}
-        secure = scope.get("scheme") in ("https", "wss")
-        set_cookie = (b"set-cookie", visitors.set_cookie_header(value, secure=secure).encode())
+        if cookie:
+            raw.append((b"cookie", cookie.encode("latin-1")))
+        return {**scope, "headers": raw}, send
 
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] in ("http.response.start", "websocket.accept"):
-                message = {**message, "headers": [*message.get("headers", []), set_cookie]}
-            await send(message)
 
-        return scope, send_with_cookie
+def _setting_cookie(send: Send, set_cookie: str) -> Send:
+    header = (b"set-cookie", set_cookie.encode("latin-1"))
+
+    async def send_with_cookie(message: Message) -> None:
+        if message["type"] in ("http.response.start", "websocket.accept"):
+            message = {**message, "headers": [*message.get("headers", []), header]}
+        await send(message)
+
+    return send_with_cookie
 
 
 def _own_credentials(scope: Scope, headers: Headers, api_prefix: str) -> bool:
@@ -207,6 +228,49 @@ def _own_credentials(scope: Scope, headers: Headers, api_prefix: str) -> bool:
     return b"token=" in query and any(
         name == "token" for name, _ in parse_qsl(query.decode("latin-1"))
     )
+
+
+def _json_refusals(send: Send) -> Send:
+    """A 4xx in plain text from a layer below (a CORS refusal, Reflex's own routes, an
+    unknown method) leaves as JSON `{"error", "status"}`, like every answer of the API."""
+    status = 0
+    held: list[bytes] = []
+    kept: list[tuple[bytes, bytes]] = []
+
+    async def send_json(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", [])
+            plain = dict(headers).get(b"content-type", b"").startswith(b"text/plain")
+            if 400 <= message["status"] < 500 and plain:
+                status = message["status"]
+                kept.extend(
+                    (name, value)
+                    for name, value in headers
+                    if name.lower() not in (b"content-type", b"content-length")
+                )
+                return  # sent with the body, once it is known
+        elif message["type"] == "http.response.body" and status:
+            held.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            text = b"".join(held).decode("utf-8", "replace").strip()[:300] or "Request refused."
+            body = json.dumps({"error": text, "status": status}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        *kept,
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            message = {"type": "http.response.body", "body": body}
+        await send(message)
+
+    return send_json
 
 
 def _with_security_headers(send: Send) -> Send:

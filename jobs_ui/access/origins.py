@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, overload
 from urllib.parse import urlsplit
@@ -106,9 +107,14 @@ class TrustedOrigins(Sequence[str]):
         return sorted(self.policy.origins)[index]
 
 
+_HOST_HEADER = re.compile(
+    r"(?P<host>\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?"
+    r"(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)*\.?)(?::\d{1,5})?"
+)
+
+
 def _hostname(host_header: str) -> str:
-    """The host of a Host header, without its port ("[::1]" stays bracketed)."""
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        return host[: host.find("]") + 1] if "]" in host else ""
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    """The host of a well-formed Host header, without its port ("[::1]" stays bracketed);
+    "" for anything else (`a@b`, `[::1]x`, `host:port:port`), which is then refused."""
+    match = _HOST_HEADER.fullmatch(host_header.strip().lower())
+    return match.group("host").rstrip(".") if match else ""

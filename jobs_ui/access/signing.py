@@ -26,7 +26,7 @@ def kept_key(data_dir: Path) -> str:
     path = data_dir / KEY_FILE_NAME
     with contextlib.suppress(FileNotFoundError):
         return _read(path)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the app's own files only
     # Written whole under a name of its own, then linked into place: of processes starting
     # at once, the first link wins and every other one reads that key, never a part of it.
     draft = data_dir / f".{KEY_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}"

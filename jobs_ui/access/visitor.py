@@ -13,7 +13,12 @@ from starlette.requests import cookie_parser
 
 from jobs_ui.access.principal import Principal, Via
 
+# The name the app itself reads; over HTTPS the browser holds the cookie as
+# SECURE_COOKIE_NAME, which browsers let only this host set (no Domain, Secure, Path=/), so
+# a sibling subdomain cannot plant a visitor of its own choosing. The guard hands the app
+# the one it trusts under COOKIE_NAME.
 COOKIE_NAME = "jobs_ui_visitor"
+SECURE_COOKIE_NAME = "__Host-jobs_ui_visitor"
 SUBJECT_PREFIX = "visitor:"
 # 400 days, the longest lifetime browsers keep a cookie for.
 COOKIE_MAX_AGE = 400 * 24 * 3600
@@ -41,10 +46,22 @@ class VisitorCookies:
     @staticmethod
     def set_cookie_header(value: str, *, secure: bool) -> str:
         attributes = f"; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
-        return f"{COOKIE_NAME}={value}{attributes}{'; Secure' if secure else ''}"
+        if secure:
+            attributes += "; Secure"
+        return f"{browser_cookie_name(secure=secure)}={value}{attributes}"
 
 
-def cookie_from_header(header: str) -> str | None:
-    """Our cookie's value in a `Cookie:` header, if there is one."""
-    # Starlette's parser, as browsers do it: one malformed cookie does not hide the others.
-    return cookie_parser(header).get(COOKIE_NAME)
+def browser_cookie_name(*, secure: bool) -> str:
+    """The name the browser keeps the visitor cookie under, over HTTPS or plain HTTP."""
+    return SECURE_COOKIE_NAME if secure else COOKIE_NAME
+
+
+def cookie_values(header: str, name: str) -> list[str]:
+    """Every value a `Cookie:` header gives `name` (a planted cookie arrives as a second
+    one of the same name); Starlette's parsing, as browsers send it, otherwise."""
+    values = []
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key.strip() == name:
+            values.append(cookie_parser(f"{name}={value}").get(name, ""))
+    return values

@@ -43,7 +43,7 @@ async def create_import(
     request: Request, services: ServicesDep, principal: ActorDep
 ) -> dict[str, Any]:
     """Multipart `file` + `dataset` -> a PENDING import job."""
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise ApiError(415, "Send the upload as multipart/form-data with fields file and dataset.")
     commands = services.commands
     # Before the body is read: a caller at a limit does not get to send 200 MB first.

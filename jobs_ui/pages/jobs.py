@@ -63,6 +63,7 @@ class JobsListState(rx.State):
     async def watch(self) -> Any:
         """Keep the list fresh: re-list now and then, follow running jobs live (SSE)."""
         async with self:
+            self._generation += 1  # one watcher per tab, however often the event comes
             generation = self._generation
             token = self.router.session.client_token
             try:

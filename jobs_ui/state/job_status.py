@@ -147,6 +147,9 @@ class JobStatusState(rx.State, mixin=True):
     @rx.event(background=True)
     async def follow(self) -> Any:
         async with self:
+            # Each follower takes a generation of its own: a newer one (a restart, or the
+            # same event sent again by a tab) makes this one stop, so a tab runs one.
+            self._generation += 1
             generation, job_id = self._generation, self.job_id
             token = self.router.session.client_token
             options = FollowOptions(use_sse=self.use_sse, poll_interval=self.poll_interval)

@@ -16,7 +16,7 @@ from jobs_ui.access.identity import Identity
 from jobs_ui.access.origins import OriginPolicy
 from jobs_ui.access.tokens import JobTokens
 from jobs_ui.access.uploads import UploadCallers
-from jobs_ui.access.visitor import COOKIE_NAME, VisitorCookies
+from jobs_ui.access.visitor import COOKIE_NAME, SECURE_COOKIE_NAME, VisitorCookies
 
 KEYS = ("guard-test-key-" + "k" * 32,)
 HOST = "jobs.example"
@@ -394,3 +394,97 @@ async def test_an_upload_is_noted_as_its_senders_while_it_is_in_flight():
     assert client.starts[0]["status"] == 200
     assert seen == [True, False]
     assert not CALLERS.only_from("tab-1", sender.subject)  # gone once the request ended
+
+
+# --- planted visitor cookies -----------------------------------------------------------------
+
+
+def app_cookie(app: App) -> str | None:
+    """The visitor cookie value the app was handed (under the app's own name)."""
+    header = dict(app.scopes[-1]["headers"]).get(b"cookie", b"").decode()
+    values = [
+        v for k, _, v in (p.strip().partition("=") for p in header.split(";")) if k == COOKIE_NAME
+    ]
+    assert len(values) <= 1, header
+    return values[0] if values else None
+
+
+async def test_two_different_visitor_cookies_count_as_none():
+    """A cookie planted beside the visitor's own (a sibling origin can set one) decides
+    nothing: the request is a new visitor's, not the planter's."""
+    mine, planted = VisitorCookies(KEYS).mint(), VisitorCookies(KEYS).mint()
+    app, client = App(), Client()
+    cookies = f"{COOKIE_NAME}={mine}; other=1; {COOKIE_NAME}={planted}"
+    await run(app, client, scope(method="GET", headers=[("cookie", cookies)]))
+    handed = app_cookie(app)
+    assert handed not in (mine, planted) and VisitorCookies(KEYS).principal(handed)
+    assert "other=1" in dict(app.scopes[-1]["headers"])[b"cookie"].decode()
+    (set_cookie,) = client.header(b"set-cookie")
+    assert set_cookie.decode().startswith(f"{COOKIE_NAME}={handed};")
+
+
+async def test_the_same_cookie_twice_is_still_that_visitor():
+    mine = VisitorCookies(KEYS).mint()
+    app, client = App(), Client()
+    cookies = f"{COOKIE_NAME}={mine}; {COOKIE_NAME}={mine}"
+    await run(app, client, scope(method="GET", headers=[("cookie", cookies)]))
+    assert app_cookie(app) == mine and client.header(b"set-cookie") == []
+
+
+async def test_over_https_only_the_host_only_cookie_counts():
+    """Browsers let only this host set a `__Host-` cookie; a plain one may be planted."""
+    mine, planted = VisitorCookies(KEYS).mint(), VisitorCookies(KEYS).mint()
+    request = scope(
+        method="GET", headers=[("cookie", f"{COOKIE_NAME}={planted}; {SECURE_COOKIE_NAME}={mine}")]
+    )
+    request["scheme"] = "https"
+    app, client = App(), Client()
+    await run(app, client, request)
+    assert app_cookie(app) == mine and client.header(b"set-cookie") == []
+    # Only the plain one: a new visitor, kept as a __Host- cookie (Secure, no Domain).
+    request = scope(method="GET", headers=[("cookie", f"{COOKIE_NAME}={planted}")])
+    request["scheme"] = "https"
+    app, client = App(), Client()
+    await run(app, client, request)
+    assert app_cookie(app) not in (None, planted)
+    (set_cookie,) = client.header(b"set-cookie")
+    text = set_cookie.decode()
+    assert text.startswith(f"{SECURE_COOKIE_NAME}={app_cookie(app)};")
+    assert "; Secure" in text and "; Path=/" in text and "Domain" not in text
+
+
+async def test_a_plain_text_refusal_from_below_leaves_as_json():
+    """Starlette's CORS refusal, Reflex's own routes: every 4xx reads like the API's."""
+
+    async def plain(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"vary", b"Origin")]
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": b"Disallowed ", "more_body": True})
+        await send({"type": "http.response.body", "body": b"CORS origin"})
+
+    client = Client()
+    await guard(plain)(scope(method="OPTIONS"), client.receive, client.send)  # type: ignore[arg-type]
+    assert client.starts[0]["status"] == 400
+    assert json.loads(client.body) == {"error": "Disallowed CORS origin", "status": 400}
+    assert client.header(b"content-type") == [b"application/json"]
+    assert client.header(b"vary") == [b"Origin"]  # the layer's other headers stay
+    assert client.header(b"x-content-type-options") == [b"nosniff"]
+
+
+@pytest.mark.parametrize(
+    "host", [f"{HOST}:80@evil.example", f"{HOST}:x", f"{HOST}:80:81", "[::1]evil", f"{HOST}/x"]
+)
+async def test_a_malformed_host_header_is_refused(host):
+    app, client = App(), Client()
+    request = scope(method="GET")
+    request["headers"] = [(b"host", host.encode())]
+    await run(app, client, request)
+    assert client.starts[0]["status"] == 400 and app.calls == 0
+
+
+async def test_a_well_formed_host_with_a_port_is_served():
+    app, client = App(), Client()
+    request = scope(method="GET")
+    request["headers"] = [(b"host", f"{HOST.upper()}:8443".encode())]
+    await run(app, client, request)
+    assert client.starts[0]["status"] == 200 and app.calls == 1
