@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 import tracemalloc
 import uuid
 import zipfile
@@ -366,6 +367,9 @@ def test_the_meter_sees_memory_being_used() -> None:
     with PeakRss() as memory:
         block = bytearray(96 * MB)
         block[::4096] = b"x" * len(block[::4096])  # touch every page
+        # Held a moment: the sampler thread waits for the GIL while the page touching
+        # runs, and would otherwise only ever sample after the block is freed again.
+        time.sleep(0.05)
         del block
 
     assert memory.growth_mb > 90
