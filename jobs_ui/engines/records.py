@@ -25,9 +25,11 @@ from jobs_ui.engines.formats import FileFormat, RawRow, RowReader
 from jobs_ui.engines.writers import restore_neutralised
 
 _CELL_SEPARATOR = "\x1f"  # the ASCII unit separator: cells are joined on it for one scan
-# A cell that starts with a quote, or holds only whitespace, somewhere in the joined cells;
-# or a NUL anywhere (no database column of text can hold one: PostgreSQL refuses it).
-_NEEDS_CARE = re.compile(r"\x1f(?:'|\s+(?=\x1f|\Z))|\x00")
+# A cell that starts with a quote, or holds only whitespace, somewhere in the joined cells.
+_NEEDS_CARE = re.compile(r"\x1f(?:'|\s+(?=\x1f|\Z))")
+# A NUL anywhere needs care too (no database column of text can hold one: PostgreSQL refuses
+# it). Looked for apart: in the pattern above, as an alternative, it made the scan 4x slower.
+_NUL = "\x00"
 
 
 class ImportFileError(Exception):
@@ -77,7 +79,7 @@ def records(rows: Sequence[RawRow], *, all_text: bool) -> list[dict[str, Any]]:
 def _needs_care(rows: Sequence[RawRow]) -> bool:
     cells = [cell for row in rows for cell in row.values.values()]
     joined = _CELL_SEPARATOR + _CELL_SEPARATOR.join(cells)  # type: ignore[arg-type]
-    return _NEEDS_CARE.search(joined) is not None
+    return _NUL in joined or _NEEDS_CARE.search(joined) is not None
 
 
 def _cleaned(row: RawRow) -> dict[str, Any]:
@@ -90,7 +92,7 @@ def _cleaned(row: RawRow) -> dict[str, Any]:
                 continue
             if value[:1] == "'":
                 value = restore_neutralised(value)
-            if "\x00" in value and row.problem is None:
+            if _NUL in value and row.problem is None:
                 row.problem = f"{field}: contains a NUL character, which cannot be stored"
         record[field] = value
     return record
