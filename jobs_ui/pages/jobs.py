@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import reflex as rx
-from sqlalchemy.exc import SQLAlchemyError
 
 from jobs_ui.client import FollowOptions, JobUpdate
 from jobs_ui.commands import CommandError
@@ -84,7 +83,7 @@ class JobsListState(rx.State):
                     try:
                         page = await run_command(commands().list_jobs, principal)
                         listing = page.jobs
-                    except (CommandError, SQLAlchemyError):
+                    except CommandError:
                         error = "Your jobs cannot be loaded right now. Retrying…"
                 changes = await _drain(updates, WATCHDOG_SECONDS)
                 async with self:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -14,6 +15,7 @@ import reflex as rx
 from reflex_base.event import resolve_upload_handler_param
 from reflex_base.utils.exceptions import UploadTypeError, UploadValueError
 from reflex_base.utils.format import format_event_handler
+from sqlalchemy.exc import SQLAlchemyError
 
 from jobs_ui.access.identity import CredentialError
 from jobs_ui.access.principal import Principal
@@ -25,10 +27,13 @@ if TYPE_CHECKING:
 
     from jobs_ui.services import Services
 
+log = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
 SIGN_IN_FIRST = "Sign in to start and see jobs."
+SERVER_BUSY = "The server cannot reach its database right now. Try again in a moment."
 
 _app: App | None = None
 _services: Services | None = None
@@ -66,8 +71,14 @@ def check_own_upload(state: rx.State, principal: Principal) -> None:
 
 
 async def run_command(command: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-    """Run a jobs command (it blocks on the database and disk) off the event loop."""
-    return await asyncio.to_thread(command, *args, **kwargs)
+    """Run a jobs command (it blocks on the database and disk) off the event loop. A
+    database that cannot be reached reads as a CommandError 503, as the API answers it,
+    so a page says so and tries again instead of its handler failing."""
+    try:
+        return await asyncio.to_thread(command, *args, **kwargs)
+    except SQLAlchemyError:
+        log.warning("a jobs command failed on the database", exc_info=True)
+        raise CommandError(503, SERVER_BUSY) from None
 
 
 def commands() -> JobCommands:

@@ -100,3 +100,20 @@ def test_export_downloads_by_itself_only_for_the_job_this_tab_started():
     state._download_when_done = "j1"
     assert ExportJobState.on_complete.fn(state, result) is not None
     assert ExportJobState.on_complete.fn(state, result) is None  # once
+
+
+async def test_a_database_that_cannot_be_reached_reads_as_a_503_to_the_pages():
+    from sqlalchemy.exc import OperationalError
+
+    from jobs_ui.commands import CommandError
+    from jobs_ui.state.backend import run_command
+
+    def unreachable() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    try:
+        await run_command(unreachable)
+    except CommandError as error:
+        assert error.status == 503 and "database" in error.message
+    else:
+        raise AssertionError("the failure was not turned into a CommandError")
