@@ -19,9 +19,10 @@ from typing import IO, Any
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
+from jobs_ui.urls import JOBS_API
+
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/api/import-export/jobs"
 FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 # After the stream fails, poll this long before trying the stream again.
 SSE_RETRY_AFTER_SECONDS = 10.0
@@ -155,33 +156,33 @@ class JobsClient:
     # --- calls ---------------------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> JobUpdate:
-        data = await self._call("GET", f"{API_PREFIX}/{job_id}", params=self._token_params)
+        data = await self._call("GET", f"{JOBS_API}/{job_id}", params=self._token_params)
         return JobUpdate.from_json(data)
 
     async def list_jobs(self, limit: int = 50) -> list[JobUpdate]:
-        data = await self._call("GET", API_PREFIX, params={"limit": limit})
+        data = await self._call("GET", JOBS_API, params={"limit": limit})
         return [JobUpdate.from_json(job) for job in data["jobs"]]
 
     async def create_export(
         self, *, dataset: str, file_format: str, search: str | None = None
     ) -> JobUpdate:
         body = {"dataset": dataset, "format": file_format, "filter": search or None}
-        return JobUpdate.from_json(await self._call("POST", f"{API_PREFIX}/export", json=body))
+        return JobUpdate.from_json(await self._call("POST", f"{JOBS_API}/export", json=body))
 
     async def create_import(self, *, dataset: str, filename: str, content: IO[bytes]) -> JobUpdate:
         data = await self._call(
             "POST",
-            f"{API_PREFIX}/import",
+            f"{JOBS_API}/import",
             data={"dataset": dataset},
             files={"file": (filename, content)},
         )
         return JobUpdate.from_json(data)
 
     async def cancel(self, job_id: str) -> JobUpdate:
-        return JobUpdate.from_json(await self._call("POST", f"{API_PREFIX}/{job_id}/cancel"))
+        return JobUpdate.from_json(await self._call("POST", f"{JOBS_API}/{job_id}/cancel"))
 
     async def retry(self, job_id: str) -> JobUpdate:
-        return JobUpdate.from_json(await self._call("POST", f"{API_PREFIX}/{job_id}/retry"))
+        return JobUpdate.from_json(await self._call("POST", f"{JOBS_API}/{job_id}/retry"))
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         response = await self._http.request(method, url, **kwargs)
@@ -251,7 +252,7 @@ class JobsClient:
             async with aconnect_sse(
                 self._http,
                 "GET",
-                f"{API_PREFIX}/ws",
+                f"{JOBS_API}/ws",
                 params={"jobId": job_id, **self._token_params},
                 headers=headers,
                 # Heartbeats come every 15 s: silence for longer means a dead connection.

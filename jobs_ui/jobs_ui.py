@@ -7,6 +7,7 @@ import logging
 import reflex as rx
 from starlette.types import ASGIApp
 
+from jobs_ui import routes
 from jobs_ui.api.app import create_api, guarded
 from jobs_ui.pages.exports import ExportJobState, export_job_page, exports_page
 from jobs_ui.pages.home import home_page
@@ -57,22 +58,24 @@ app = JobsApp(
 )
 if app.sio is not None:  # Reflex's websocket follows the same origin rule as the API
     app.sio.eio.cors_allowed_origins = services.origins.websocket_origin_allowed
-app.add_page(home_page, route="/", title="jobs_ui")
-app.add_page(imports_page, route="/imports", title="Import data · jobs_ui")
+app.add_page(home_page, route=routes.HOME, title="jobs_ui")
+app.add_page(imports_page, route=routes.IMPORTS, title="Import data · jobs_ui")
 app.add_page(
     import_job_page,
-    route="/imports/[job_id]",
+    route=routes.IMPORT_JOB,
     title="Import · jobs_ui",
     on_load=ImportJobState.follow_route_job,
 )
-app.add_page(exports_page, route="/exports", title="Export data · jobs_ui")
+app.add_page(exports_page, route=routes.EXPORTS, title="Export data · jobs_ui")
 app.add_page(
     export_job_page,
-    route="/exports/[job_id]",
+    route=routes.EXPORT_JOB,
     title="Export · jobs_ui",
     on_load=ExportJobState.follow_route_job,
 )
-app.add_page(jobs_page, route="/jobs", title="Your jobs · jobs_ui", on_load=JobsListState.open_list)
+app.add_page(
+    jobs_page, route=routes.JOBS, title="Your jobs · jobs_ui", on_load=JobsListState.open_list
+)
 
 # A mounted app's own lifespan does not run under Reflex, so Reflex runs it.
 app.register_lifespan_task(services.lifespan)

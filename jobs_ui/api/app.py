@@ -14,9 +14,9 @@ from jobs_ui.access.origins import TrustedOrigins
 from jobs_ui.api import fallback, files, jobs, stream
 from jobs_ui.api.errors import install_error_handlers
 from jobs_ui.services import Services
+from jobs_ui.urls import API_PREFIX, JOBS_API
 
-API_PREFIX = "/api/import-export"
-IMPORT_PATH = f"{API_PREFIX}/jobs/import"
+IMPORT_PATH = f"{JOBS_API}/import"
 REFLEX_UPLOAD_PATH = "/_upload"  # Reflex's own upload route, which the import page uses
 # Room for the multipart framing and the small fields around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024

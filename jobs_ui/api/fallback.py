@@ -10,17 +10,18 @@ from fastapi import APIRouter, Request
 from starlette.routing import Match
 
 from jobs_ui.api.errors import ApiError
+from jobs_ui.urls import API_PREFIX
 
 router = APIRouter()
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-@router.api_route("/api/import-export/{rest:path}", methods=ALL_METHODS, include_in_schema=False)
+@router.api_route(f"{API_PREFIX}/{{rest:path}}", methods=ALL_METHODS, include_in_schema=False)
 def no_such_route(request: Request, rest: str) -> None:
     scope = dict(request.scope)
     for route in request.app.router.routes:
         match, _ = route.matches(scope)
         if match is Match.PARTIAL:  # the path exists, with other methods
             raise ApiError(405, f"{request.method} is not allowed on this path.")
-    raise ApiError(404, f"There is no API route at /api/import-export/{rest}.")
+    raise ApiError(404, f"There is no API route at {API_PREFIX}/{rest}.")

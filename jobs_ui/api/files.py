@@ -8,8 +8,9 @@ from fastapi import APIRouter
 from starlette.responses import FileResponse
 
 from jobs_ui.api.deps import ReaderDep, ServicesDep, parse_job_id
+from jobs_ui.urls import JOBS_API
 
-router = APIRouter(prefix="/api/import-export/jobs", tags=["files"])
+router = APIRouter(prefix=JOBS_API, tags=["files"])
 
 MEDIA_TYPES = {
     ".csv": "text/csv; charset=utf-8",

@@ -19,8 +19,9 @@ from jobs_ui.api.errors import ApiError
 from jobs_ui.commands import CreatedJob
 from jobs_ui.datasets import registry
 from jobs_ui.models import JobKind, JobStatus, iso_utc, job_public
+from jobs_ui.urls import JOBS_API
 
-router = APIRouter(prefix="/api/import-export/jobs", tags=["jobs"])
+router = APIRouter(prefix=JOBS_API, tags=["jobs"])
 
 
 class ExportRequest(BaseModel):

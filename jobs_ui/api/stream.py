@@ -18,10 +18,11 @@ from jobs_ui.api.errors import error_response
 from jobs_ui.api.messages import connected_message, error_message
 from jobs_ui.api.sse import HEARTBEAT, format_event
 from jobs_ui.commands import CommandError, check_visible
+from jobs_ui.urls import JOBS_API
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/import-export/jobs", tags=["stream"])
+router = APIRouter(prefix=JOBS_API, tags=["stream"])
 
 RETRY_MS = 2_000
 # A caller at its stream limit is told to come back this much later (or to poll meanwhile).

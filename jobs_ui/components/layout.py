@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-NAV_ITEMS = (("Imports", "/imports"), ("Exports", "/exports"), ("Jobs", "/jobs"))
+from jobs_ui import routes
+
+NAV_ITEMS = (("Imports", routes.IMPORTS), ("Exports", routes.EXPORTS), ("Jobs", routes.JOBS))
 # Tighter on phones, so the links and the colour-mode switch fit one line.
 NAV_SPACING = rx.breakpoints(initial="3", sm="5")
 

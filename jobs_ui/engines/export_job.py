@@ -16,14 +16,11 @@ from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.writers import write_rows
 from jobs_ui.files import DataFiles
 from jobs_ui.models import Job, as_utc
+from jobs_ui.urls import export_download_url
 
 FETCH_BATCH = 5_000
 
 EXTENSIONS = {FileFormat.CSV: "csv", FileFormat.JSONL: "jsonl", FileFormat.XLSX: "xlsx"}
-
-
-def download_url(job_id: object) -> str:
-    return f"/api/import-export/jobs/{job_id}/download"
 
 
 def export_filename(dataset: str, file_format: FileFormat, moment: datetime) -> str:
@@ -89,7 +86,7 @@ def run_export(
         path.unlink(missing_ok=True)
         raise
     return {
-        "fileUrl": download_url(job.id),
+        "fileUrl": export_download_url(job.id),
         "fileName": file_name,
         "rowCount": row_count,
         "sizeBytes": path.stat().st_size,

@@ -34,19 +34,16 @@ from jobs_ui.engines.staging import ImportStaging, sql_quote
 from jobs_ui.engines.writers import neutralise_formula
 from jobs_ui.files import DataFiles
 from jobs_ui.models import Job
+from jobs_ui.urls import error_report_url
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ImportFileError", "error_report_url", "run_import"]
+__all__ = ["ImportFileError", "run_import"]
 
 ERRORS_IN_RESULT = 100
 BATCH_ROWS = 1_000  # rows read, validated and staged together; progress is reported per batch
 COPY_PART_ROWS = 100_000  # file rows per INSERT ... SELECT on SQLite, between progress reports
 VALIDATION_SHARE = 90  # percent of the bar for phase 1
-
-
-def error_report_url(job_id: object) -> str:
-    return f"/api/import-export/jobs/{job_id}/error-report"
 
 
 def run_import(

@@ -6,6 +6,7 @@ from typing import Any
 
 import reflex as rx
 
+from jobs_ui import routes
 from jobs_ui.commands import CommandError, ExportFormat
 from jobs_ui.components.form import (
     dataset_select,
@@ -23,7 +24,7 @@ from jobs_ui.state.backend import (
     principal_of,
     run_command,
 )
-from jobs_ui.state.job_status import JobStatusState, job_page_path
+from jobs_ui.state.job_status import JobStatusState
 
 EXPORT_FORMATS: tuple[tuple[ExportFormat, str], ...] = (
     ("csv", "CSV"),
@@ -113,7 +114,7 @@ class ExportFormState(rx.State):
         job_id = str(created.job.id)
         follower = await self.get_state(ExportJobState)
         follower._download_when_done = job_id
-        return rx.redirect(job_page_path("EXPORT", job_id))
+        return rx.redirect(routes.job_page("EXPORT", job_id))
 
 
 def export_form() -> rx.Component:
@@ -188,6 +189,6 @@ def export_job_page() -> rx.Component:
         export_outcome(),
         title=ExportJobState.headline,
         heading="Export",
-        back_href="/exports",
+        back_href=routes.EXPORTS,
         back_label="Start another export",
     )

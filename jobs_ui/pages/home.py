@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from jobs_ui import routes
 from jobs_ui.components.layout import page
 
 
@@ -29,21 +30,21 @@ def home_page() -> rx.Component:
                 "Import a file",
                 "Upload CSV, JSON Lines or Excel. Watch every row get checked, "
                 "and see what was skipped and why.",
-                "/imports",
+                routes.IMPORTS,
                 "Import data",
             ),
             _action_card(
                 "download",
                 "Export a dataset",
                 "Pick a dataset and a format; the file downloads as soon as it is ready.",
-                "/exports",
+                routes.EXPORTS,
                 "Export data",
             ),
             columns=rx.breakpoints(initial="1", sm="2"),
             spacing="4",
             width="100%",
         ),
-        rx.link("See your recent jobs →", href="/jobs", size="2"),
+        rx.link("See your recent jobs →", href=routes.JOBS, size="2"),
         heading="Imports and exports, live",
         lead="Big files run in the background. Progress shows up here the moment it happens.",
     )

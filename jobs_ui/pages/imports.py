@@ -6,6 +6,7 @@ from typing import Any
 
 import reflex as rx
 
+from jobs_ui import routes
 from jobs_ui.commands import CommandError
 from jobs_ui.components.error_table import RowError, row_errors_table
 from jobs_ui.components.form import (
@@ -24,7 +25,7 @@ from jobs_ui.state.backend import (
     principal_of,
     run_command,
 )
-from jobs_ui.state.job_status import JobStatusState, job_page_path
+from jobs_ui.state.job_status import JobStatusState
 
 UPLOAD_ID = "import_file"
 ACCEPTED_FILES = {
@@ -79,7 +80,7 @@ class ImportFormState(rx.State):
                 return None
             return [
                 rx.clear_selected_files(UPLOAD_ID),
-                rx.redirect(job_page_path("IMPORT", str(created.job.id))),
+                rx.redirect(routes.job_page("IMPORT", str(created.job.id))),
             ]
         finally:
             self.uploading = False
@@ -244,6 +245,6 @@ def import_job_page() -> rx.Component:
         import_outcome(),
         title=ImportJobState.headline,
         heading="Import",
-        back_href="/imports",
+        back_href=routes.IMPORTS,
         back_label="Import another file",
     )

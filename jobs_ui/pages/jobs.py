@@ -10,13 +10,14 @@ from typing import Any
 
 import reflex as rx
 
+from jobs_ui import routes
 from jobs_ui.client import FollowOptions, JobUpdate
 from jobs_ui.commands import CommandError
 from jobs_ui.components.layout import page
 from jobs_ui.components.status_badge import status_badge
 from jobs_ui.models import Job, iso_utc
 from jobs_ui.state.backend import commands, principal_of, run_command, tab_is_open
-from jobs_ui.state.job_status import job_page_path, read_updates
+from jobs_ui.state.job_status import read_updates
 
 LIST_REFRESH_SECONDS = 10.0
 WATCHDOG_SECONDS = 1.0
@@ -43,7 +44,7 @@ def _row(job: Job) -> JobRow:
         progress=job.progress,
         message=job.message,
         created_at=f"{(iso_utc(job.created_at) or '')[:16].replace('T', ' ')} UTC",
-        href=job_page_path(job.kind.value, str(job.id)),
+        href=routes.job_page(job.kind.value, str(job.id)),
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import reflex as rx
 
+from jobs_ui import routes
 from jobs_ui.access.principal import Principal
 from jobs_ui.client import (
     FollowOptions,
@@ -235,12 +236,7 @@ class JobStatusState(rx.State, mixin=True):
             self.action_error = error.message
             return None
         retry = job_public(created.job)
-        return rx.redirect(job_page_path(retry["kind"], retry["jobId"]))
-
-
-def job_page_path(kind: str, job_id: str) -> str:
-    """The page that shows a job of this kind."""
-    return f"/{'exports' if kind == 'EXPORT' else 'imports'}/{job_id}"
+        return rx.redirect(routes.job_page(retry["kind"], retry["jobId"]))
 
 
 def _job_uuid(job_id: str) -> uuid.UUID:

@@ -1,0 +1,17 @@
+"""Where the API lives: its prefix once, and the links a job's result carries."""
+
+from __future__ import annotations
+
+import uuid
+
+API_PREFIX = "/api/import-export"
+JOBS_API = f"{API_PREFIX}/jobs"
+"""Every job route is below this (routers take it as their prefix; the client calls it)."""
+
+
+def export_download_url(job_id: uuid.UUID | str) -> str:
+    return f"{JOBS_API}/{job_id}/download"
+
+
+def error_report_url(job_id: uuid.UUID | str) -> str:
+    return f"{JOBS_API}/{job_id}/error-report"
