@@ -16,11 +16,11 @@ from jobs_ui.commands import CommandError
 from jobs_ui.components.layout import page
 from jobs_ui.components.status_badge import status_badge
 from jobs_ui.models import Job, iso_utc
-from jobs_ui.state.backend import commands, principal_of, run_command, tab_is_open
+from jobs_ui.state.backend import commands, principal_of, run_command
 from jobs_ui.state.job_status import read_updates
+from jobs_ui.state.tending import Tending, news
 
 LIST_REFRESH_SECONDS = 10.0
-WATCHDOG_SECONDS = 1.0
 
 
 @dataclasses.dataclass
@@ -63,9 +63,7 @@ class JobsListState(rx.State):
     async def watch(self) -> Any:
         """Keep the list fresh: re-list now and then, follow running jobs live (SSE)."""
         async with self:
-            self._generation += 1  # one watcher per tab, however often the event comes
-            generation = self._generation
-            token = self.router.session.client_token
+            tending = Tending.begin(self)
             try:
                 principal = await principal_of(self)
             except CommandError as error:
@@ -86,9 +84,10 @@ class JobsListState(rx.State):
                         listing = page.jobs
                     except CommandError:
                         error = "Your jobs cannot be loaded right now. Retrying…"
-                changes = await _drain(updates, WATCHDOG_SECONDS)
+                # The followers' other news (a change of transport) is not shown in a list.
+                changes = [item for item in await news(updates) if isinstance(item, JobUpdate)]
                 async with self:
-                    if self._generation != generation or not tab_is_open(token):
+                    if not tending.wanted(self):
                         return
                     self.list_error = error
                     if listing is not None:
@@ -125,17 +124,6 @@ class JobsListState(rx.State):
             else row
             for row in self.rows
         ]
-
-
-async def _drain(queue: asyncio.Queue[Any], wait: float) -> list[JobUpdate]:
-    """The job updates that arrive within `wait` seconds (the followers' other news, such as
-    a change of transport, is not shown in the list)."""
-    items: list[Any] = []
-    with contextlib.suppress(TimeoutError):
-        items.append(await asyncio.wait_for(queue.get(), wait))
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return [item for item in items if isinstance(item, JobUpdate)]
 
 
 def jobs_table() -> rx.Component:

@@ -35,13 +35,11 @@ from jobs_ui.state.backend import (
     following_client,
     principal_of,
     run_command,
-    tab_is_open,
 )
+from jobs_ui.state.tending import Tending, news
 
 log = logging.getLogger(__name__)
 
-# How often a follower checks that its tab is still open and its job still wanted.
-WATCHDOG_SECONDS = 1.0
 # The stream refused this many fresh tokens in a row: take its word that the job is gone.
 MAX_REFUSED_TOKENS = 3
 
@@ -148,11 +146,8 @@ class JobStatusState(rx.State, mixin=True):
     @rx.event(background=True)
     async def follow(self) -> Any:
         async with self:
-            # Each follower takes a generation of its own: a newer one (a restart, or the
-            # same event sent again by a tab) makes this one stop, so a tab runs one.
-            self._generation += 1
-            generation, job_id = self._generation, self.job_id
-            token = self.router.session.client_token
+            tending = Tending.begin(self)
+            job_id = self.job_id
             options = FollowOptions(use_sse=self.use_sse, poll_interval=self.poll_interval)
             try:
                 principal = await principal_of(self)
@@ -161,22 +156,17 @@ class JobStatusState(rx.State, mixin=True):
                 return
         if not job_id:
             return
-        updates: asyncio.Queue[JobUpdate | Transport | BaseException | None] = asyncio.Queue()
+        updates: asyncio.Queue[JobUpdate | Transport | BaseException] = asyncio.Queue()
         reader = asyncio.create_task(read_updates(job_id, principal, options, updates))
         try:
             while True:
-                try:
-                    item = await asyncio.wait_for(updates.get(), WATCHDOG_SECONDS)
-                except TimeoutError:
-                    item = None  # nothing new: just check we are still wanted
+                items = await news(updates)
                 async with self:
-                    if self._generation != generation or not tab_is_open(token):
+                    if not tending.wanted(self):
                         return
-                    if item is None:
-                        if reader.done() and updates.empty():
-                            return
-                        continue
-                    hooks = self._take(item)
+                    if not items and reader.done() and updates.empty():
+                        return  # the reader has said all it will
+                    hooks = [hook for item in items for hook in self._take(item)]
                 for hook in hooks:
                     yield hook
         finally:
