@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+from jobs_ui.state import tending
 from jobs_ui.state.tending import Tending, news
 
 
@@ -14,12 +15,17 @@ def a_state() -> SimpleNamespace:
     )
 
 
-def test_a_newer_follower_makes_the_older_one_unwanted():
+def test_a_newer_follower_or_a_closed_tab_makes_a_follower_unwanted(monkeypatch):
+    open_tabs = {"tab"}
+    monkeypatch.setattr(tending, "tab_is_open", lambda token: token in open_tabs)
     state = a_state()
     first = Tending.begin(state)
-    assert first.wanted(state)  # outside the app every tab counts as open
+    assert first.wanted(state)
     second = Tending.begin(state)
     assert not first.wanted(state) and second.wanted(state)
+    open_tabs.clear()  # the tab's websocket is gone
+    assert not second.wanted(state)
+    open_tabs.add("tab")
     state._generation += 1  # what stop_following does
     assert not second.wanted(state)
 
