@@ -36,7 +36,7 @@ backend: install  ## the backend alone (API + stream), e.g. make backend PORT=80
 	$(BIN)/reflex run --env prod --backend-only --backend-port $(PORT)
 
 worker: install  ## a Celery worker (needs REDIS_URL and DATABASE_URL, see "Running at scale")
-	$(BIN)/celery -A jobs_ui.worker worker --loglevel=INFO --concurrency=$${JOBS_UI_RUNNER_CONCURRENCY:-2}
+	$(BIN)/celery -A jobs_ui.jobs.worker worker --loglevel=INFO --concurrency=$${JOBS_UI_RUNNER_CONCURRENCY:-2}
 
 test: install
 	$(BIN)/pytest

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from jobs_ui.store import JobStore
+    from jobs_ui.jobs.store import JobStore
 
 
 class CommitClock:

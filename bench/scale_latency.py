@@ -141,7 +141,7 @@ class RedisTap:
     change reached a Redis subscriber, to tell Redis's share of the latency from the rest."""
 
     def __init__(self, url: str, namespace: str, job_id: str) -> None:
-        from jobs_ui.redis_events import changes_channel, decode_change
+        from jobs_ui.live.redis_relay import changes_channel, decode_change
 
         self._decode = decode_change
         self._job_id = uuid.UUID(job_id)
@@ -173,9 +173,9 @@ class RedisTap:
 
 def row_reads(database_url: str, job_id: uuid.UUID, count: int) -> dict[str, float]:
     """What the hub does per change, timed here: read the row and encode its event."""
-    from jobs_ui.api.messages import snapshot_of
     from jobs_ui.db import make_engine
-    from jobs_ui.store import JobStore
+    from jobs_ui.jobs.store import JobStore
+    from jobs_ui.live.messages import snapshot_of
 
     engine = make_engine(database_url)
     store = JobStore(engine)
@@ -304,8 +304,8 @@ def private_redis(workdir: Path) -> Iterator[str]:
 @contextlib.contextmanager
 def deployment() -> Iterator[Deployment]:
     """Start everything, each step waiting until ready; stop everything, whatever happens."""
-    from jobs_ui.celery_app import make_celery
-    from jobs_ui.redis_events import changes_channel
+    from jobs_ui.jobs.celery_app import make_celery
+    from jobs_ui.live.redis_relay import changes_channel
     from jobs_ui.settings import Settings
 
     with contextlib.ExitStack() as stack:

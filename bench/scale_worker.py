@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.scale_latency import DRIVE_TASK
-from jobs_ui.celery_app import WorkerContext
-from jobs_ui.engines.progress import JobCancelled, ProgressReporter
-from jobs_ui.heartbeat import Heartbeat
+from jobs_ui.engines.progress import JobCancelled
+from jobs_ui.jobs.celery_app import WorkerContext
+from jobs_ui.jobs.heartbeat import Heartbeat
+from jobs_ui.jobs.progress import StoreProgressReporter
+from jobs_ui.jobs.store import JobStore
+from jobs_ui.jobs.worker import app
 from jobs_ui.settings import get_settings
-from jobs_ui.store import JobStore
-from jobs_ui.worker import app
 
 __all__ = ["app", "drive_progress"]
 
@@ -56,7 +57,7 @@ def drive_progress(job_id: str, count: int, gap_ms: float, output: str) -> None:
     store = JobStore(context.engine, timed_publish)
     job = uuid.UUID(job_id)
     # An import's reporter writes at most 4 times a second; the figure wants every update.
-    reporter = ProgressReporter(store, job, min_interval=0.0)
+    reporter = StoreProgressReporter(store, job, min_interval=0.0)
     error: str | None = None
     try:
         with Heartbeat(store, job, get_settings().heartbeat_seconds):

@@ -31,8 +31,8 @@ from starlette.responses import StreamingResponse
 from bench.commit_clock import CommitClock
 from bench.processes import BENCH_OWNER
 from jobs_ui.api.app import create_api
-from jobs_ui.api.messages import status_update_message
-from jobs_ui.api.sse import format_event
+from jobs_ui.live.messages import status_update_message
+from jobs_ui.live.sse import format_event
 from jobs_ui.models import JobKind
 from jobs_ui.services import Services
 from jobs_ui.settings import Settings

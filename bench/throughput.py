@@ -84,10 +84,9 @@ class PeakRss:
 
 def _engine_and_store(workdir: Path, database_url: str = "") -> tuple[Any, Any, Any]:
     """SQLite in `workdir`, or the (already migrated) database at `database_url`."""
-    import jobs_ui.dataset_tables  # noqa: F401
     from jobs_ui.db import make_engine, migrate
     from jobs_ui.files import DataFiles
-    from jobs_ui.store import JobStore
+    from jobs_ui.jobs.store import JobStore
 
     engine = make_engine(database_url or f"sqlite:///{workdir / 'bench.db'}")
     migrate(engine)
@@ -97,7 +96,7 @@ def _engine_and_store(workdir: Path, database_url: str = "") -> tuple[Any, Any, 
 
 
 def measure_import(workdir: Path, source: Path, database_url: str) -> dict[str, Any]:
-    from jobs_ui.execution import execute_job
+    from jobs_ui.jobs.execution import execute_job
     from jobs_ui.models import JobKind
 
     engine, store, files = _engine_and_store(workdir, database_url)
@@ -140,7 +139,7 @@ def measure_import_baseline(workdir: Path, source: Path, database_url: str) -> d
 
 
 def measure_export(workdir: Path, file_format: str) -> dict[str, Any]:
-    from jobs_ui.execution import execute_job
+    from jobs_ui.jobs.execution import execute_job
     from jobs_ui.models import JobKind
 
     engine, store, files = _engine_and_store(workdir)

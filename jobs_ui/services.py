@@ -13,7 +13,6 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-import jobs_ui.dataset_tables  # noqa: F401  (registers the shipped datasets)
 from jobs_ui.access.identity import Identity
 from jobs_ui.access.origins import OriginPolicy, origin_policy
 from jobs_ui.access.signing import signing_keys
@@ -21,18 +20,18 @@ from jobs_ui.access.stream_slots import LocalStreamSlots, RedisStreamSlots, Stre
 from jobs_ui.access.tokens import JobTokens
 from jobs_ui.access.uploads import UploadCallers
 from jobs_ui.access.visitor import VisitorCookies
-from jobs_ui.api.messages import JobSnapshot, snapshot_of
-from jobs_ui.celery_app import make_celery, queue_name
-from jobs_ui.commands import JobCommands
 from jobs_ui.db import make_engine, migrate
-from jobs_ui.events import JobFeedHub
-from jobs_ui.execution import file_limits
 from jobs_ui.files import DataFiles
-from jobs_ui.redis_events import RedisListener, RedisPublisher
-from jobs_ui.retention import sweep_old_files
-from jobs_ui.runner import CeleryRunner, InProcessRunner, JobRunner
+from jobs_ui.jobs.celery_app import make_celery, queue_name
+from jobs_ui.jobs.commands import JobCommands
+from jobs_ui.jobs.execution import file_limits
+from jobs_ui.jobs.retention import sweep_old_files
+from jobs_ui.jobs.runners import CeleryRunner, InProcessRunner, JobRunner
+from jobs_ui.jobs.store import JobStore, Notifier
+from jobs_ui.live.hub import JobFeedHub
+from jobs_ui.live.messages import JobSnapshot, snapshot_of
+from jobs_ui.live.redis_relay import RedisListener, RedisPublisher
 from jobs_ui.settings import Settings
-from jobs_ui.store import JobStore, Notifier
 
 SWEEP_INTERVAL_SECONDS = 3600.0  # how often old job files are looked for
 

@@ -9,8 +9,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
-from jobs_ui import dataset_tables, models
+from jobs_ui import models
 from jobs_ui.access import api_keys
+from jobs_ui.datasets import shipped
 from jobs_ui.db import make_engine, migrate
 
 
@@ -29,7 +30,7 @@ def test_fresh_database_gets_every_table_and_a_rerun_keeps_data(tmp_path: Path):
 
 def test_models_and_migrations_agree(tmp_path: Path):
     assert models.Job.__table__ in SQLModel.metadata.sorted_tables
-    assert dataset_tables.Contact.__table__ in SQLModel.metadata.sorted_tables
+    assert shipped.Contact.__table__ in SQLModel.metadata.sorted_tables
     assert api_keys.ApiKey.__table__ in SQLModel.metadata.sorted_tables
     engine = make_engine(f"sqlite:///{tmp_path / 'check.db'}")
     migrate(engine)

@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from jobs_ui.access.identity import CredentialError
-from jobs_ui.commands import CommandError
+from jobs_ui.jobs.commands import CommandError
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """REST routes for jobs: create imports and exports, read, list, cancel, retry, tokens.
 
-Routes stay thin: who may do what is decided in `jobs_ui.commands`, for the pages too.
+Routes stay thin: who may do what is decided in `jobs_ui.jobs.commands`, for the pages too.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from starlette.formparsers import MultiPartException
 from jobs_ui.access.tokens import AccessToken
 from jobs_ui.api.deps import ActorDep, ReaderDep, ServicesDep, parse_job_id
 from jobs_ui.api.errors import ApiError
-from jobs_ui.commands import CreatedJob
 from jobs_ui.datasets import registry
+from jobs_ui.jobs.commands import CreatedJob
 from jobs_ui.models import JobKind, JobStatus, iso_utc, job_public
 from jobs_ui.urls import JOBS_API
 

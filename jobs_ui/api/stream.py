@@ -15,9 +15,9 @@ from jobs_ui.access.identity import CredentialError
 from jobs_ui.access.stream_slots import TooManyStreamsError
 from jobs_ui.api.deps import ServicesDep
 from jobs_ui.api.errors import error_response
-from jobs_ui.api.messages import connected_message, error_message
-from jobs_ui.api.sse import HEARTBEAT, format_event
-from jobs_ui.commands import CommandError, check_visible
+from jobs_ui.jobs.commands import CommandError, check_visible
+from jobs_ui.live.messages import connected_message, error_message
+from jobs_ui.live.sse import HEARTBEAT, format_event
 from jobs_ui.urls import JOBS_API
 
 log = logging.getLogger(__name__)

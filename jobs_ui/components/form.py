@@ -6,7 +6,6 @@ from typing import Any
 
 import reflex as rx
 
-import jobs_ui.dataset_tables  # noqa: F401  (registers the shipped datasets)
 from jobs_ui.datasets import registry
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import jobs_ui.access.api_keys  # registers the api_key table
-import jobs_ui.dataset_tables
+import jobs_ui.datasets
 import jobs_ui.models  # noqa: F401  (registers the job table)
 from jobs_ui.db import make_engine
 from jobs_ui.settings import get_settings

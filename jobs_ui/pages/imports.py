@@ -7,7 +7,6 @@ from typing import Any
 import reflex as rx
 
 from jobs_ui import routes
-from jobs_ui.commands import CommandError
 from jobs_ui.components.error_table import RowError, row_errors_table
 from jobs_ui.components.form import (
     dataset_select,
@@ -18,6 +17,7 @@ from jobs_ui.components.form import (
 )
 from jobs_ui.components.layout import page
 from jobs_ui.components.progress_card import job_page
+from jobs_ui.jobs.commands import CommandError
 from jobs_ui.state.backend import (
     browser_url,
     check_own_upload,

@@ -12,9 +12,9 @@ import reflex as rx
 
 from jobs_ui import routes
 from jobs_ui.client import FollowOptions, JobUpdate
-from jobs_ui.commands import CommandError
 from jobs_ui.components.layout import page
 from jobs_ui.components.status_badge import status_badge
+from jobs_ui.jobs.commands import CommandError
 from jobs_ui.models import Job, iso_utc
 from jobs_ui.state.backend import commands, principal_of, run_command
 from jobs_ui.state.job_status import read_updates

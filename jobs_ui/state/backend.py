@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from jobs_ui.access.identity import CredentialError
 from jobs_ui.access.principal import Principal
 from jobs_ui.client import JobsClient
-from jobs_ui.commands import JOB_NOT_FOUND, CommandError, JobCommands
+from jobs_ui.jobs.commands import JOB_NOT_FOUND, CommandError, JobCommands
 
 if TYPE_CHECKING:
     from reflex.app import App

@@ -27,7 +27,7 @@ from jobs_ui.client import (
     JobUpdate,
     Transport,
 )
-from jobs_ui.commands import CommandError
+from jobs_ui.jobs.commands import CommandError
 from jobs_ui.models import job_public
 from jobs_ui.state.backend import (
     access_token,

@@ -28,10 +28,10 @@ from jobs_ui.access.api_keys import create_key
 from jobs_ui.access.signing import signing_keys
 from jobs_ui.access.tokens import JobTokens
 from jobs_ui.access.visitor import COOKIE_NAME
+from jobs_ui.jobs.store import Quota, QuotaExceededError
 from jobs_ui.models import Job, JobKind, JobStatus
 from jobs_ui.services import Services
 from jobs_ui.settings import Settings
-from jobs_ui.store import Quota, QuotaExceededError
 from tests.conftest import OWNER, TEST_UPLOAD_LIMIT, ScaledStack, ServerThread
 from tests.support.services import REDIS_TEST_URL, require_redis
 from tests.support.sse import events

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, delete, select
 
-from jobs_ui.dataset_tables import Contact
+from jobs_ui.datasets.shipped import Contact
 from jobs_ui.models import JobKind
 from tests.support.files import contacts_csv, write_contacts
 from tests.support.jobs import start_export, start_import, wait_for_end

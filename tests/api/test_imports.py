@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlmodel import Session, select
 
-from jobs_ui.dataset_tables import Contact, Product
+from jobs_ui.datasets.shipped import Contact, Product
 from tests.support.files import EXPECTED_GOOD, contacts_csv, write_contacts
 from tests.support.jobs import start_import, upload, wait_for_end, write_csv
 

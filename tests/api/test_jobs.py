@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
+from jobs_ui.jobs.store import INTERRUPTED_ERROR
 from jobs_ui.models import JobKind, JobStatus
 from jobs_ui.services import Services
-from jobs_ui.store import INTERRUPTED_ERROR
 from tests.support.jobs import start_export, wait_for_end
 
 JOB_FIELDS = {

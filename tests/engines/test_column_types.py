@@ -12,9 +12,8 @@ from decimal import Decimal
 from sqlalchemy import Column, DateTime, MetaData, Numeric, select
 from sqlmodel import Field
 
-from jobs_ui.dataset_tables import RowFields
-from jobs_ui.datasets import registry
-from jobs_ui.execution import execute_job
+from jobs_ui.datasets import RowFields, registry
+from jobs_ui.jobs.execution import execute_job
 from jobs_ui.models import JobKind, JobStatus
 
 

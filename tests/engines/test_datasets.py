@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, UniqueConstraint
 
-from jobs_ui.dataset_tables import Contact, ContactFields
 from jobs_ui.datasets import DatasetRegistry
-from jobs_ui.datasets import _is_unique as is_unique
+from jobs_ui.datasets.registry import _is_unique as is_unique
+from jobs_ui.datasets.shipped import Contact, ContactFields
 
 
 def table(*extra):

@@ -27,11 +27,11 @@ from jobs_ui.engines.limits import (
     FileLimits,
     size_label,
 )
-from jobs_ui.execution import execute_job
 from jobs_ui.files import DataFiles
+from jobs_ui.jobs.execution import execute_job
+from jobs_ui.jobs.store import JobStore
 from jobs_ui.models import Job, JobKind, JobStatus
 from jobs_ui.settings import Settings, get_settings
-from jobs_ui.store import JobStore
 from tests.support.files import contacts_csv
 
 SMALL = FileLimits(max_line_bytes=1000, max_columns=5)

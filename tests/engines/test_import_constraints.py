@@ -7,13 +7,12 @@ import uuid
 from sqlalchemy import MetaData, func, select
 from sqlmodel import Field
 
-from jobs_ui.dataset_tables import RowFields
-from jobs_ui.datasets import registry
+from jobs_ui.datasets import RowFields, registry
 from jobs_ui.db import make_engine, migrate
-from jobs_ui.execution import execute_job
 from jobs_ui.files import DataFiles
+from jobs_ui.jobs.execution import execute_job
+from jobs_ui.jobs.store import JobStore
 from jobs_ui.models import JobKind, JobStatus
-from jobs_ui.store import JobStore
 
 
 class TagFields(RowFields):

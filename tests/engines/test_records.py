@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import jobs_ui.dataset_tables  # noqa: F401  (registers the datasets)
 from jobs_ui.datasets import registry
 from jobs_ui.engines.formats import RawRow
 from jobs_ui.engines.records import ImportFileError, map_headers, records

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-import jobs_ui.dataset_tables  # noqa: F401  (registers the datasets)
 from jobs_ui.datasets import registry
 from jobs_ui.engines.staging import ImportStaging
 

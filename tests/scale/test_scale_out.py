@@ -8,7 +8,7 @@ import time
 
 from sqlmodel import Session, func, select
 
-from jobs_ui.dataset_tables import Contact
+from jobs_ui.datasets.shipped import Contact
 from jobs_ui.db import make_engine
 from tests.support.files import contacts_csv
 from tests.support.jobs import start_import, wait_for_end

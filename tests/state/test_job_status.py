@@ -105,7 +105,7 @@ def test_export_downloads_by_itself_only_for_the_job_this_tab_started():
 async def test_a_database_that_cannot_be_reached_reads_as_a_503_to_the_pages():
     from sqlalchemy.exc import OperationalError
 
-    from jobs_ui.commands import CommandError
+    from jobs_ui.jobs.commands import CommandError
     from jobs_ui.state.backend import run_command
 
     def unreachable() -> None:

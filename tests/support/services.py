@@ -105,7 +105,7 @@ def start_worker(environment: dict[str, str], log_path: Path) -> subprocess.Pope
     """A real Celery worker process (its own process group, so a kill takes it whole)."""
     log = log_path.open("ab")
     return subprocess.Popen(
-        [str(CELERY), "-A", "jobs_ui.worker", "worker", "--loglevel=INFO", "--concurrency=2"],
+        [str(CELERY), "-A", "jobs_ui.jobs.worker", "worker", "--loglevel=INFO", "--concurrency=2"],
         cwd=PROJECT_ROOT,
         env=environment,
         stdout=log,

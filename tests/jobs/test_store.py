@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from jobs_ui.db import make_engine, migrate
+from jobs_ui.jobs.store import INTERRUPTED_ERROR, JobStore
 from jobs_ui.models import JobKind, JobStatus
-from jobs_ui.store import INTERRUPTED_ERROR, JobStore
 
 
 @pytest.fixture

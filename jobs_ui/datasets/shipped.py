@@ -5,22 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import ConfigDict, StringConstraints
+from pydantic import StringConstraints
 from sqlalchemy import Column, Numeric
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from jobs_ui.datasets import registry
+from jobs_ui.datasets.fields import RowFields
+from jobs_ui.datasets.registry import registry
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Full RFC parsing per row costs
 # more than the rest of the import, and mail servers have the last word anyway.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
-
-
-class RowFields(SQLModel):
-    """Shared validation settings for imported rows."""
-
-    # Spreadsheets and JSON hand over phone numbers and SKUs as numbers: take them as text.
-    model_config = ConfigDict(str_strip_whitespace=True, coerce_numbers_to_str=True)  # type: ignore[assignment]
 
 
 class ContactFields(RowFields):

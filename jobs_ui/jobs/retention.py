@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from jobs_ui.files import DataFiles
+from jobs_ui.jobs.store import JobStore
 from jobs_ui.models import utc_now
-from jobs_ui.store import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 A dataset is a fields model (a plain SQLModel that validates one row), a table class that
 stores the rows, and the name of its unique key. Adding one is a pair of classes and a
-`register(...)` line; see `jobs_ui/dataset_tables.py` for the two shipped here.
+`register(...)` line; see `jobs_ui/datasets/shipped.py` for the two shipped here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Where jobs run. The embedded runner uses a bounded pool of threads in this process.
 
 Runners share one small interface so the app can swap in others (e.g. queue workers)
-without touching job code: the job itself is run by `jobs_ui.execution.execute_job`.
+without touching job code: the job itself is run by `jobs_ui.jobs.execution.execute_job`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from celery import Celery
 from kombu.exceptions import KombuError
 from sqlalchemy import Engine
 
-from jobs_ui.celery_app import RUN_JOB_TASK
 from jobs_ui.engines.limits import FileLimits
-from jobs_ui.execution import execute_job
 from jobs_ui.files import DataFiles
+from jobs_ui.jobs.celery_app import RUN_JOB_TASK
+from jobs_ui.jobs.execution import execute_job
+from jobs_ui.jobs.store import JobStore
 from jobs_ui.models import JobStatus
-from jobs_ui.store import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Celery as the second runner: the backend enqueues, workers run the same job code.
 
-`make_celery(settings)` builds the app both sides use; `jobs_ui.worker` holds the one that
-`celery -A jobs_ui.worker worker` starts (see `make worker`).
+`make_celery(settings)` builds the app both sides use; `jobs_ui.jobs.worker` holds the one that
+`celery -A jobs_ui.jobs.worker worker` starts (see `make worker`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from celery import Celery
 from sqlalchemy import Engine
 
-import jobs_ui.dataset_tables  # noqa: F401  (workers need the datasets registered too)
 from jobs_ui.db import make_engine
-from jobs_ui.execution import execute_job, file_limits
 from jobs_ui.files import DataFiles
-from jobs_ui.redis_events import RedisPublisher
+from jobs_ui.jobs.execution import execute_job, file_limits
+from jobs_ui.jobs.store import JobStore
+from jobs_ui.live.redis_relay import RedisPublisher
 from jobs_ui.settings import Settings
-from jobs_ui.store import JobStore
 
 log = logging.getLogger(__name__)
 

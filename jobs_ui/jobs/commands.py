@@ -26,10 +26,10 @@ from jobs_ui.access.tokens import AccessToken, JobTokens
 from jobs_ui.datasets import Dataset, UnknownDatasetError, registry
 from jobs_ui.engines.formats import FileFormat, format_from_filename
 from jobs_ui.files import DataFiles
+from jobs_ui.jobs.runners import JobRunner, QueueUnavailableError
+from jobs_ui.jobs.store import JobStore, Quota, QuotaExceededError
 from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus
-from jobs_ui.runner import JobRunner, QueueUnavailableError
 from jobs_ui.settings import Settings
-from jobs_ui.store import JobStore, Quota, QuotaExceededError
 
 JOB_NOT_FOUND = "Job not found"
 QUEUE_DOWN = (
@@ -315,7 +315,7 @@ class JobCommands:
 
     def _own_copy_of_upload(self, job: Job, retry_id: uuid.UUID) -> str:
         """The retry's own upload (a hard link where the disk allows), so each job's files
-        live and expire with that job (see jobs_ui/retention.py)."""
+        live and expire with that job (see jobs_ui/jobs/retention.py)."""
         source = self.files.resolve(job.params["upload"])
         target = self.files.upload_path(retry_id, source.name)
         target.parent.mkdir(parents=True, exist_ok=True)

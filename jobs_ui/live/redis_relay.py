@@ -41,7 +41,7 @@ def decode_change(data: bytes | str) -> tuple[uuid.UUID, int] | None:
 
 
 class RedisPublisher:
-    """A notifier (see `jobs_ui.store.Notifier`) that publishes to Redis; never raises."""
+    """A notifier (see `jobs_ui.jobs.store.Notifier`) that publishes to Redis; never raises."""
 
     def __init__(self, url: str, namespace: str) -> None:
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)

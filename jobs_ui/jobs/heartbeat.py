@@ -13,7 +13,7 @@ from types import TracebackType
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs_ui.store import JobStore
+from jobs_ui.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 
-from jobs_ui.events import JobFeedHub
+from jobs_ui.live.hub import JobFeedHub
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,13 @@ from sqlalchemy import Engine
 from jobs_ui.engines.export_job import run_export
 from jobs_ui.engines.import_job import ImportFileError, run_import
 from jobs_ui.engines.limits import FileLimits
-from jobs_ui.engines.progress import JobCancelled, ProgressReporter
+from jobs_ui.engines.progress import JobCancelled
 from jobs_ui.files import DataFiles
-from jobs_ui.heartbeat import Heartbeat
+from jobs_ui.jobs.heartbeat import Heartbeat
+from jobs_ui.jobs.progress import StoreProgressReporter
+from jobs_ui.jobs.store import INTERRUPTED_ERROR, JobStore
 from jobs_ui.models import Job, JobKind
 from jobs_ui.settings import Settings, get_settings
-from jobs_ui.store import INTERRUPTED_ERROR, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def execute_job(
         log.info("job %s was not pending any more; not started", job_id)
         return store.get(job_id)
     log.info("job %s started: %s %s", job.id, job.kind.value, job.dataset)
-    reporter = ProgressReporter(store, job.id, cancel_event=cancel_event)
+    reporter = StoreProgressReporter(store, job.id, cancel_event=cancel_event)
     alive = Heartbeat(store, job.id, heartbeat_seconds) if heartbeat_seconds else nullcontext()
     inputs: dict[str, Any] = {"engine": engine, "files": files, "reporter": reporter}
     if job.kind is JobKind.IMPORT:

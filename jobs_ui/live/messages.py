@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from jobs_ui.api.sse import format_event
+from jobs_ui.live.sse import format_event
 from jobs_ui.models import Job, job_public
 
 
@@ -38,7 +38,7 @@ class JobSnapshot:
     version: int
     final: bool
     event: bytes
-    owner: str  # who may follow it (see jobs_ui.commands.check_visible)
+    owner: str  # who may follow it (see jobs_ui.jobs.commands.check_visible)
 
 
 def snapshot_of(job: Job) -> JobSnapshot:

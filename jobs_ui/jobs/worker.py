@@ -1,4 +1,4 @@
-"""The Celery app that `celery -A jobs_ui.worker worker` runs (`make worker`).
+"""The Celery app that `celery -A jobs_ui.jobs.worker worker` runs (`make worker`).
 
 Workers read the same environment as the backend (DATABASE_URL, REDIS_URL,
 JOBS_UI_DATA_DIR, ...) and must see the same data dir: uploads are read from it and
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from jobs_ui.celery_app import make_celery
+from jobs_ui.jobs.celery_app import make_celery
 from jobs_ui.settings import get_settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

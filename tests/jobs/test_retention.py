@@ -10,8 +10,8 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlmodel import Session
 
+from jobs_ui.jobs.retention import sweep_old_files
 from jobs_ui.models import Job, JobKind, utc_now
-from jobs_ui.retention import sweep_old_files
 from tests.support.jobs import start_import, wait_for_end
 
 KEEP = timedelta(days=7)
