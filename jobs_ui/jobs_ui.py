@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 from jobs_ui import routes
 from jobs_ui.api.app import create_api, guarded
 from jobs_ui.pages.exports import ExportJobState, export_job_page, exports_page
+from jobs_ui.pages.extra import extra_pages
 from jobs_ui.pages.home import home_page
 from jobs_ui.pages.imports import ImportJobState, import_job_page, imports_page
 from jobs_ui.pages.jobs import JobsListState, jobs_page
@@ -76,6 +77,10 @@ app.add_page(
 app.add_page(
     jobs_page, route=routes.JOBS, title="Your jobs · jobs_ui", on_load=JobsListState.open_list
 )
+for extra in extra_pages():  # the pages of JOBS_UI_EXTENSIONS (loaded with the services)
+    app.add_page(
+        extra.component, route=extra.route, title=f"{extra.title} · jobs_ui", on_load=extra.on_load
+    )
 
 # A mounted app's own lifespan does not run under Reflex, so Reflex runs it.
 app.register_lifespan_task(services.lifespan)

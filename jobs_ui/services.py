@@ -20,7 +20,10 @@ from jobs_ui.access.stream_slots import LocalStreamSlots, RedisStreamSlots, Stre
 from jobs_ui.access.tokens import JobTokens
 from jobs_ui.access.uploads import UploadCallers
 from jobs_ui.access.visitor import VisitorCookies
+from jobs_ui.datasets import registry
+from jobs_ui.datasets.tables import create_missing_tables
 from jobs_ui.db import make_engine, migrate
+from jobs_ui.extensions import load_extensions
 from jobs_ui.files import DataFiles
 from jobs_ui.jobs.celery_app import make_celery, queue_name
 from jobs_ui.jobs.commands import JobCommands
@@ -69,6 +72,7 @@ class Services:
     ) -> Services:
         """`app_origins`: where the app's own pages are served from, when that is another
         origin than the API's (Reflex's dev server); asked on each check."""
+        load_extensions(settings)  # their datasets and pages, before anything reads the registry
         engine = make_engine(settings.sqlalchemy_url)
         files = DataFiles(settings.data_dir)
         store = JobStore(engine)
@@ -140,6 +144,7 @@ class Services:
         if self.settings.runner_kind == "inprocess":
             self.files.clear_scratch()  # only this process imports into this data dir
         migrate(self.engine)
+        create_missing_tables(self.engine, registry)
         self.runner.start()
         self.started = True
         log.info("jobs service started (data dir %s)", self.settings.data_dir)

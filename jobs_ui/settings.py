@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     max_line_bytes: int = Field(default=1024 * 1024, alias="JOBS_UI_MAX_LINE_BYTES", gt=0)
     max_columns: int = Field(default=1000, alias="JOBS_UI_MAX_COLUMNS", ge=1)
 
+    # --- the deployment's own code ---------------------------------------------------------
+    # Modules imported at start by the backend and the worker: where a developer registers
+    # datasets and pages (comma-separated, e.g. "myapp.books,myapp.orders").
+    extensions: str = Field(default="", alias="JOBS_UI_EXTENSIONS")
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -81,6 +86,10 @@ class Settings(BaseSettings):
     @property
     def host_patterns(self) -> tuple[str, ...]:
         return tuple(host.lower() for host in self._split(self.allowed_hosts))
+
+    @property
+    def extension_modules(self) -> tuple[str, ...]:
+        return self._split(self.extensions)
 
     @property
     def runner_kind(self) -> str:

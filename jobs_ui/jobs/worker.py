@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 
+from jobs_ui.extensions import load_extensions
 from jobs_ui.jobs.celery_app import make_celery
 from jobs_ui.settings import get_settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-celery_app = make_celery(get_settings())
+settings = get_settings()
+load_extensions(settings)  # the datasets the backend knows, this worker knows too
+celery_app = make_celery(settings)
 app = celery_app

@@ -1,4 +1,8 @@
-"""/imports: upload a file; /imports/[job_id]: watch it import."""
+"""/imports: upload a file; /imports/[job_id]: watch it import.
+
+The form and the job page are built from their state classes, so a developer's page for
+one dataset (`jobs_ui.pages.extra.add_import_page`) is the same page with its own states.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +39,9 @@ ACCEPTED_FILES = {
 }
 
 
-class ImportFormState(rx.State):
+class ImportForm(rx.State, mixin=True):
+    """The import form's state; each concrete form state keeps its own copy of the vars."""
+
     dataset: str = first_dataset()
     upload_progress: int = 0
     uploading: bool = False
@@ -80,14 +86,22 @@ class ImportFormState(rx.State):
                 return None
             return [
                 rx.clear_selected_files(UPLOAD_ID),
-                rx.redirect(routes.job_page("IMPORT", str(created.job.id))),
+                rx.redirect(self._job_href(str(created.job.id))),
             ]
         finally:
             self.uploading = False
 
+    def _job_href(self, job_id: str) -> str:
+        """Where the new job is watched."""
+        return routes.job_page("IMPORT", job_id)
 
-class ImportJobState(JobStatusState, rx.State):
-    """One import being followed."""
+
+class ImportFormState(ImportForm, rx.State):
+    """The form of /imports."""
+
+
+class ImportJob(JobStatusState, mixin=True):
+    """One import being followed: counts, summary and skipped rows."""
 
     @rx.var
     def imported_count(self) -> int:
@@ -119,6 +133,10 @@ class ImportJobState(JobStatusState, rx.State):
         return browser_url(self.result.get("errorReportUrl"))
 
 
+class ImportJobState(ImportJob, rx.State):
+    """The import followed on /imports/[job_id]."""
+
+
 def file_drop_zone() -> rx.Component:
     return rx.upload(
         rx.vstack(
@@ -140,24 +158,29 @@ def file_drop_zone() -> rx.Component:
     )
 
 
-def upload_progress() -> rx.Component:
+def upload_progress(form: type[ImportForm]) -> rx.Component:
     return rx.cond(
-        ImportFormState.uploading,
+        form.uploading,
         rx.vstack(
-            rx.progress(value=ImportFormState.upload_progress, max=100, width="100%"),
-            rx.text(
-                f"Uploading… {ImportFormState.upload_progress}%", size="1", color_scheme="gray"
-            ),
+            rx.progress(value=form.upload_progress, max=100, width="100%"),
+            rx.text(f"Uploading… {form.upload_progress}%", size="1", color_scheme="gray"),
             width="100%",
         ),
     )
 
 
-def import_form() -> rx.Component:
+def import_form(
+    form: type[ImportForm] = ImportFormState, *, pick_dataset: bool = True
+) -> rx.Component:
+    """The upload form; `pick_dataset=False` for a page of one dataset."""
     selected = rx.selected_files(UPLOAD_ID)
+    dataset_fields = (
+        (field_label("Dataset"), dataset_select(form.dataset, form.choose_dataset))
+        if pick_dataset
+        else ()
+    )
     return form_card(
-        field_label("Dataset"),
-        dataset_select(ImportFormState.dataset, ImportFormState.choose_dataset),
+        *dataset_fields,
         field_label("File"),
         file_drop_zone(),
         rx.foreach(
@@ -166,20 +189,18 @@ def import_form() -> rx.Component:
                 rx.icon("file", size=16), rx.text(name, size="2"), align="center"
             ),
         ),
-        upload_progress(),
-        message_callout(ImportFormState.form_error, test_id="form-error"),
+        upload_progress(form),
+        message_callout(form.form_error, test_id="form-error"),
         rx.button(
             rx.icon("play", size=16),
             "Start import",
             size="3",
-            disabled=(selected.length() == 0) | ImportFormState.uploading,
-            loading=ImportFormState.uploading,
+            disabled=(selected.length() == 0) | form.uploading,
+            loading=form.uploading,
             on_click=[
-                ImportFormState.begin_upload,
-                ImportFormState.submit_file(
-                    rx.upload_files(
-                        upload_id=UPLOAD_ID, on_upload_progress=ImportFormState.track_upload
-                    )
+                form.begin_upload,
+                form.submit_file(
+                    rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=form.track_upload)
                 ),
             ],
         ),
@@ -194,8 +215,7 @@ def imports_page() -> rx.Component:
     )
 
 
-def import_outcome() -> rx.Component:
-    state = ImportJobState
+def import_outcome(state: type[ImportJob] = ImportJobState) -> rx.Component:
     return rx.cond(
         state.is_completed,
         rx.vstack(
@@ -239,12 +259,17 @@ def import_outcome() -> rx.Component:
     )
 
 
-def import_job_page() -> rx.Component:
+def import_job_page(
+    state: type[ImportJob] = ImportJobState,
+    *,
+    heading: str = "Import",
+    back_href: str = routes.IMPORTS,
+) -> rx.Component:
     return job_page(
-        ImportJobState,
-        import_outcome(),
-        title=ImportJobState.headline,
-        heading="Import",
-        back_href=routes.IMPORTS,
+        state,
+        import_outcome(state),
+        title=state.headline,
+        heading=heading,
+        back_href=back_href,
         back_label="Import another file",
     )
