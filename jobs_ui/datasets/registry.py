@@ -103,6 +103,10 @@ class DatasetRegistry:
         self._datasets[name] = dataset
         return dataset
 
+    def unregister(self, name: str) -> None:
+        """Forget a dataset (its table stays): for tests and reloading code."""
+        self._datasets.pop(name, None)
+
     def get(self, name: str) -> Dataset:
         try:
             return self._datasets[name]

@@ -92,6 +92,10 @@ def add_import_page(
     def job_page() -> rx.Component:
         return import_job_page(job, heading=heading, back_href=route)
 
+    # Reflex pickles states by name: the classes must be found here as module attributes.
+    for made in (form, job):
+        made.__qualname__ = made.__name__
+        globals()[made.__name__] = made
     _pages.append(ExtraPage(route, form_page, heading, form))
     _pages.append(ExtraPage(f"{route}/[job_id]", job_page, heading, job, job.follow_route_job))
     return job

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,18 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     data_dir = tmp_path_factory.mktemp("browser-data")
     os.environ["JOBS_UI_DATA_DIR"] = str(data_dir)
     os.environ.pop("DATABASE_URL", None)
+    # The README's Extending example, loaded the way it says: its dataset and page are in.
+    os.environ["JOBS_UI_EXTENSIONS"] = "tests.support.books_extension"
     get_settings.cache_clear()
-    with AppHarnessProd.create(root=PROJECT_ROOT, app_name="jobs_ui") as running:
-        yield running
-    get_settings.cache_clear()
+    try:
+        with AppHarnessProd.create(root=PROJECT_ROOT, app_name="jobs_ui") as running:
+            yield running
+    finally:
+        os.environ.pop("JOBS_UI_EXTENSIONS", None)
+        get_settings.cache_clear()
+        books = sys.modules.get("tests.support.books_extension")
+        if books is not None:
+            books.forget()
 
 
 @pytest.fixture(scope="module")

@@ -265,3 +265,26 @@ def test_an_upload_sent_for_someone_elses_tab_imports_nothing(page, app_services
         )
         assert wrong.status_code == 400 and wrong.json()["error"]
     assert list(app_services.store.list_jobs(owner=owner)) == []
+
+
+def test_the_readme_extension_page_imports_into_its_dataset(page, tmp_path):
+    """The Extending example's one call: /books imports books, its job page follows the
+    job, the hook's toast shows, and the shipped forms offer the new dataset too."""
+    path = tmp_path / "books.csv"
+    path.write_text("isbn,title\n9780131103627,The C Programming Language\nshort,Bad ISBN\n")
+    open_page(page, "/books")
+    expect(page.get_by_role("heading", name="Import books")).to_be_visible()
+    expect(page.get_by_text("Drop a file here")).to_be_visible()
+    expect(page.get_by_role("combobox")).to_have_count(0)  # no choice: its one dataset
+    page.set_input_files("input[type=file]", str(path))
+    page.get_by_role("button", name="Start import").click()
+    page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}"), timeout=30_000)
+    expect(page.get_by_test_id("import-summary")).to_have_text(
+        "Imported 1 rows, skipped 1", timeout=30_000
+    )
+    expect(page.get_by_test_id("error-table")).to_contain_text("isbn")
+    expect(page.get_by_text("1 added")).to_be_visible()  # the page's on_complete toast
+    screenshot(page, "extension-books-done")
+    open_page(page, "/imports")
+    page.get_by_role("combobox").click()
+    expect(page.get_by_role("option", name="books")).to_be_visible()
