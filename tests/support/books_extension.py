@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.support.readme_example import extending_example
 
-exec(compile(extending_example(), "README.md#extending", "exec"), globals())  # noqa: S102
+exec(compile(extending_example(), "README.md#extending", "exec"), globals())
 
 
 def forget() -> None:
