@@ -48,7 +48,7 @@ migration: install  ## a new schema migration after a model change: make migrati
 	$(BIN)/python -c 'import sys; from jobs_ui.db import new_revision; new_revision(sys.argv[1])' "$(m)"
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 clean:
 	rm -rf .web .tools $(VENV)
