@@ -8,7 +8,7 @@ Create Date: 2026-11-28 18:50:57.017535
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0001"
