@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 # `token=<value>` in a URL or a message, and our API keys wherever they appear.
@@ -30,14 +31,16 @@ def _redacted(value: object) -> object:
     return value if cleaned == text else cleaned
 
 
-def install() -> None:
-    """Redact every log record from now on (calling it again changes nothing)."""
-    make_record = logging.getLogRecordFactory()
-    if getattr(make_record, "redacts", False):
-        return
+class _RedactingFactory:
+    """A log record factory: makes each record with `make_record`, then redacts it."""
 
-    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = make_record(*args, **kwargs)
+    redacts = True  # what `install` looks for, so that it installs only once
+
+    def __init__(self, make_record: Callable[..., logging.LogRecord]) -> None:
+        self._make_record = make_record
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self._make_record(*args, **kwargs)
         # Redact the format and each argument in place, keeping their shapes: formatters
         # such as a server's access log read the arguments themselves.
         if isinstance(record.msg, str):
@@ -48,5 +51,10 @@ def install() -> None:
             record.args = {key: _redacted(value) for key, value in record.args.items()}
         return record
 
-    redacting_factory.redacts = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(redacting_factory)
+
+def install() -> None:
+    """Redact every log record from now on (calling it again changes nothing)."""
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "redacts", False):
+        return
+    logging.setLogRecordFactory(_RedactingFactory(make_record))

@@ -35,4 +35,6 @@ class UploadCallers:
     def only_from(self, client_token: str, subject: str) -> bool:
         """Whether uploads for this tab are in flight, all of them from `subject`."""
         callers = self._callers.get(client_token)
-        return bool(callers) and set(callers) == {subject}
+        if not callers:
+            return False
+        return set(callers) == {subject}
