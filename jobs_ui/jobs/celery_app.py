@@ -62,7 +62,7 @@ def make_celery(settings: Settings) -> Celery:
     )
     context: WorkerContext | None = None
 
-    @app.task(name=RUN_JOB_TASK)
+    @app.task(name=RUN_JOB_TASK)  # type: ignore[untyped-decorator]  # celery ships no type hints
     def run_job(job_id: str) -> None:
         nonlocal context
         if context is None:

@@ -151,7 +151,7 @@ class JobCommands:
         job_id = uuid.uuid4()
         path = self.files.upload_path(job_id, filename)
         size = self._save_upload(source, path)
-        params = {
+        params: dict[str, object] = {
             "upload": self.files.relative(path),
             "fileName": filename,
             "format": file_format.value,
@@ -181,7 +181,10 @@ class JobCommands:
     ) -> CreatedJob:
         self._writable(principal)
         chosen = self._dataset(principal, Action.EXPORT, dataset)
-        params = {"format": file_format, "filter": (search or "").strip() or None}
+        params: dict[str, object] = {
+            "format": file_format,
+            "filter": (search or "").strip() or None,
+        }
         job = self._create(
             principal.subject, kind=JobKind.EXPORT, dataset=chosen.name, params=params
         )

@@ -82,7 +82,7 @@ class InProcessRunner:
         with self._lock:
             cancel_event = self._cancel_events.setdefault(job_id, threading.Event())
         future = self._pool.submit(self._run, job_id, cancel_event)
-        future.add_done_callback(lambda done, job_id=job_id: self._forget(job_id, done))
+        future.add_done_callback(lambda done: self._forget(job_id, done))
 
     def cancel(self, job_id: uuid.UUID) -> None:
         with self._lock:

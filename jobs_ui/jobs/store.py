@@ -190,7 +190,7 @@ class JobStore:
         now = utc_now()
         return self._change(
             job_id,
-            Job.status == JobStatus.PENDING,
+            col(Job.status) == JobStatus.PENDING,
             status=JobStatus.PROCESSING,
             started_at=now,
             heartbeat_at=now,
@@ -202,7 +202,7 @@ class JobStore:
         progress = max(0, min(99, progress))
         return self._change(
             job_id,
-            Job.status == JobStatus.PROCESSING,
+            col(Job.status) == JobStatus.PROCESSING,
             progress=func.max(Job.progress, progress)
             if is_sqlite(self.engine)
             else func.greatest(Job.progress, progress),
@@ -217,7 +217,7 @@ class JobStore:
         message: str,
         stored_bytes: int | None = None,
     ) -> Job | None:
-        extra = {} if stored_bytes is None else {"stored_bytes": stored_bytes}
+        extra: dict[str, Any] = {} if stored_bytes is None else {"stored_bytes": stored_bytes}
         return self._finish(
             job_id, JobStatus.COMPLETED, progress=100, result=result, message=message, **extra
         )
@@ -250,7 +250,7 @@ class JobStore:
             return cancelled
         requested = self._change(
             job_id,
-            (Job.status == JobStatus.PROCESSING) & (col(Job.cancel_requested).is_(False)),
+            (col(Job.status) == JobStatus.PROCESSING) & (col(Job.cancel_requested).is_(False)),
             cancel_requested=True,
             message="Cancelling",
         )
@@ -260,11 +260,11 @@ class JobStore:
         """Say a running job's runner is alive (no version bump: clients see no change)."""
         statement = (
             update(Job)
-            .where(col(Job.id) == job_id, Job.status == JobStatus.PROCESSING)
+            .where(col(Job.id) == job_id, col(Job.status) == JobStatus.PROCESSING)
             .values(heartbeat_at=utc_now())
         )
         with Session(self.engine) as session:
-            alive = bool(session.exec(statement).rowcount)  # type: ignore[call-overload]
+            alive = bool(session.exec(statement).rowcount)
             session.commit()
         return alive
 
@@ -294,7 +294,7 @@ class JobStore:
             condition = col(Job.heartbeat_at) < cutoff  # unless it beat in the meantime
             job = self._change(
                 job_id,
-                (Job.status == JobStatus.PROCESSING) & condition,
+                (col(Job.status) == JobStatus.PROCESSING) & condition,
                 status=JobStatus.FAILED,
                 error=WORKER_LOST_ERROR,
                 message="Failed",
@@ -322,7 +322,7 @@ class JobStore:
         if is_sqlite(self.engine):
             session.connection(execution_options={WRITE_LOCK_OPTION: True})
         else:
-            session.exec(select(func.pg_advisory_xact_lock(func.hashtext(owner))))  # type: ignore[call-overload]
+            session.exec(select(func.pg_advisory_xact_lock(func.hashtext(owner))))
 
     def _finish(
         self,
@@ -369,7 +369,7 @@ class JobStore:
             .values(version=Job.version + 1, updated_at=utc_now(), **values)
         )
         with Session(self.engine, expire_on_commit=False) as session:
-            changed = session.exec(statement).rowcount  # type: ignore[call-overload]
+            changed = session.exec(statement).rowcount
             if not changed:
                 session.rollback()
                 return None
