@@ -19,7 +19,7 @@ def field_label(text: str) -> rx.Component:
     return rx.text(text, weight="medium", size="2")
 
 
-def dataset_select(value: rx.Var[str], on_change: Any) -> rx.Component:
+def dataset_select(value: rx.Var[str] | str, on_change: Any) -> rx.Component:
     """The registered datasets, by name."""
     return rx.select(
         registry.names(),
@@ -31,7 +31,7 @@ def dataset_select(value: rx.Var[str], on_change: Any) -> rx.Component:
 
 
 def message_callout(
-    message: rx.Var[str], *, test_id: str, icon: str = "triangle_alert"
+    message: rx.Var[str] | str, *, test_id: str, icon: str = "triangle_alert"
 ) -> rx.Component:
     """A red callout that shows only while `message` is not empty."""
     return rx.cond(

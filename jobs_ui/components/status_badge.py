@@ -7,9 +7,9 @@ import reflex as rx
 
 def status_badge(status: rx.Var[str] | str) -> rx.Component:
     """PENDING grey, PROCESSING blue, COMPLETED green, FAILED red, CANCELLED amber."""
-    status = rx.Var.create(status)
+    value = status if isinstance(status, rx.Var) else rx.Var.create(status)
     return rx.match(
-        status,
+        value,
         ("PENDING", _badge("Waiting", "gray", "clock")),
         ("PROCESSING", _badge("Running", "blue", "loader")),
         ("COMPLETED", _badge("Completed", "green", "circle_check")),
