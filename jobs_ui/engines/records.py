@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from jobs_ui.datasets import Dataset
 from jobs_ui.engines.formats import FileFormat, RawRow, RowReader
@@ -77,8 +77,10 @@ def records(rows: Sequence[RawRow], *, all_text: bool) -> list[dict[str, Any]]:
 
 
 def _needs_care(rows: Sequence[RawRow]) -> bool:
-    cells = [cell for row in rows for cell in row.values.values()]
-    joined = _CELL_SEPARATOR + _CELL_SEPARATOR.join(cells)  # type: ignore[arg-type]
+    # Called for all-text rows only (CSV), whose cells are all str: RawRow types its values
+    # as object because other formats' rows hold numbers, dates... too.
+    cells = cast("list[str]", [cell for row in rows for cell in row.values.values()])
+    joined = _CELL_SEPARATOR + _CELL_SEPARATOR.join(cells)
     return _NUL in joined or _NEEDS_CARE.search(joined) is not None
 
 
