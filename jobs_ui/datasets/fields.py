@@ -10,4 +10,5 @@ class RowFields(SQLModel):
     """Shared validation settings for imported rows."""
 
     # Spreadsheets and JSON hand over phone numbers and SKUs as numbers: take them as text.
+    # (SQLModel types model_config as its own TypedDict, a superset of pydantic's ConfigDict.)
     model_config = ConfigDict(str_strip_whitespace=True, coerce_numbers_to_str=True)  # type: ignore[assignment]

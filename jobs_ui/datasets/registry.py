@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, create_model, field_validator
-from sqlalchemy import Table, UniqueConstraint
+from sqlalchemy import Index, Table, UniqueConstraint
 from sqlmodel import SQLModel
 
 
@@ -35,7 +35,7 @@ def plain_row_model(fields: type[SQLModel]) -> type[BaseModel]:
     definitions: dict[str, Any] = {
         name: (info.annotation, info) for name, info in fields.model_fields.items()
     }
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         f"{fields.__name__}Row",
         __config__=fields.model_config,
         __validators__=validators,
@@ -55,6 +55,7 @@ class Dataset:
 
     @property
     def sql_table(self) -> Table:
+        # SQLModel sets __table__ on table classes as they are made; its types do not say so.
         return self.table.__table__  # type: ignore[attr-defined,no-any-return]
 
     def column_for_header(self, header: str) -> str | None:
@@ -85,7 +86,7 @@ class DatasetRegistry:
         columns = columns or tuple(fields.model_fields)
         if key not in columns:
             raise ValueError(f"Dataset {name!r}: key {key!r} is not one of its columns")
-        if not _is_unique(table.__table__, key):  # type: ignore[attr-defined]
+        if not _is_unique(table.__table__, key):  # type: ignore[attr-defined]  # as sql_table
             # Imports rely on it: the database itself refuses a second row with the same key.
             raise ValueError(
                 f"Dataset {name!r}: key {key!r} must be unique in its table; "
@@ -128,9 +129,11 @@ def _is_unique(table: Table, key: str) -> bool:
     column = table.c[key]
     if column.unique or (column.primary_key and len(table.primary_key.columns) == 1):
         return True
-    constraints = [c for c in table.constraints if isinstance(c, UniqueConstraint)]
-    unique_indexes = [index for index in table.indexes if index.unique]
-    return any([c.name for c in each.columns] == [key] for each in (*constraints, *unique_indexes))
+    candidates: list[UniqueConstraint | Index] = [
+        *(c for c in table.constraints if isinstance(c, UniqueConstraint)),
+        *(index for index in table.indexes if index.unique),
+    ]
+    return any([c.name for c in each.columns] == [key] for each in candidates)
 
 
 registry = DatasetRegistry()
