@@ -173,6 +173,9 @@ def import_form(
     form: type[ImportForm] = ImportFormState, *, pick_dataset: bool = True
 ) -> rx.Component:
     """The upload form; `pick_dataset=False` for a page of one dataset."""
+    # Any: mypy reads handlers made by rx.event (whose __new__ returns a callback) as
+    # instances of rx.event's class, and calling one as an error.
+    events: Any = form
     selected = rx.selected_files(UPLOAD_ID)
     dataset_fields = (
         (field_label("Dataset"), dataset_select(form.dataset, form.choose_dataset))
@@ -199,8 +202,8 @@ def import_form(
             loading=form.uploading,
             on_click=[
                 form.begin_upload,
-                form.submit_file(
-                    rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=form.track_upload)
+                events.submit_file(
+                    rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=events.track_upload)
                 ),
             ],
         ),

@@ -49,7 +49,7 @@ def _row(job: Job) -> JobRow:
 
 
 class JobsListState(rx.State):
-    rows: list[JobRow] = []
+    rows: rx.Field[list[JobRow]] = rx.field(default_factory=list)
     loaded: bool = False
     list_error: str = ""
     _generation: int = 0
@@ -76,20 +76,20 @@ class JobsListState(rx.State):
         try:
             while True:
                 listing: Sequence[Job] | None = None
-                error = ""
+                listing_error = ""
                 if loop.time() >= next_listing:
                     next_listing = loop.time() + LIST_REFRESH_SECONDS
                     try:
                         page = await run_command(commands().list_jobs, principal)
                         listing = page.jobs
                     except CommandError:
-                        error = "Your jobs cannot be loaded right now. Retrying…"
+                        listing_error = "Your jobs cannot be loaded right now. Retrying…"
                 # The followers' other news (a change of transport) is not shown in a list.
                 changes = [item for item in await news(updates) if isinstance(item, JobUpdate)]
                 async with self:
                     if not tending.wanted(self):
                         return
-                    self.list_error = error
+                    self.list_error = listing_error
                     if listing is not None:
                         self.rows = [_row(job) for job in listing]
                         self.loaded = True

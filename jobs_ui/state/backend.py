@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import reflex as rx
+from reflex.event import EventSpec
 from reflex_base.event import resolve_upload_handler_param
 from reflex_base.utils.exceptions import UploadTypeError, UploadValueError
 from reflex_base.utils.format import format_event_handler
@@ -108,7 +109,7 @@ def browser_url(path: str | None) -> str:
     return path if path.startswith("http") else f"{api_base_url()}{path}"
 
 
-def download_in_browser(path: str) -> rx.event.EventSpec:
+def download_in_browser(path: str) -> EventSpec:
     """Start downloading an API file in the browser, staying on the page.
 
     (`rx.download` only takes paths of the front end, and the API may be on another origin.)

@@ -28,7 +28,6 @@ from jobs_ui.client import (
     Transport,
 )
 from jobs_ui.jobs.commands import CommandError
-from jobs_ui.models import job_public
 from jobs_ui.state.backend import (
     access_token,
     commands,
@@ -176,7 +175,9 @@ class JobStatusState(rx.State, mixin=True):
 
     def _take(self, item: JobUpdate | Transport | BaseException) -> list[Any]:
         """Apply one item from the follower; returns the hook events to fire."""
-        cls = self.__class__  # the subclass, whose hooks may be overridden
+        # The subclass, whose hooks may be overridden. (Any: mypy reads a handler made by
+        # rx.event, whose __new__ returns a callback, as an instance of rx.event's class.)
+        cls: Any = self.__class__
         if isinstance(item, Transport):
             self.transport = item.value
             return []
@@ -225,8 +226,7 @@ class JobStatusState(rx.State, mixin=True):
         except CommandError as error:
             self.action_error = error.message
             return None
-        retry = job_public(created.job)
-        return rx.redirect(routes.job_page(retry["kind"], retry["jobId"]))
+        return rx.redirect(routes.job_page(created.job.kind.value, str(created.job.id)))
 
 
 def _job_uuid(job_id: str) -> uuid.UUID:
