@@ -25,13 +25,13 @@ from sqlalchemy import Connection, Engine, text
 from jobs_ui.datasets import Dataset, registry
 from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
 from jobs_ui.engines.formats import FileFormat, RawRow, UnreadableFileError, open_reader
+from jobs_ui.engines.formulas import neutralise_formula
 from jobs_ui.engines.limits import FileLimits
 from jobs_ui.engines.postgres_save import save_through_copy
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.records import ImportFileError, key_rows_by_field, records
 from jobs_ui.engines.row_errors import describe_validation_error
 from jobs_ui.engines.staging import ImportStaging, sql_quote
-from jobs_ui.engines.writers import neutralise_formula
 from jobs_ui.files import DataFiles
 from jobs_ui.models import Job
 from jobs_ui.urls import error_report_url

@@ -18,6 +18,7 @@ import pytest
 from openpyxl import Workbook
 
 import jobs_ui.engines.formats as formats
+import jobs_ui.engines.formats.xlsx as xlsx_reader
 from jobs_ui.db import make_engine, migrate
 from jobs_ui.engines.formats import FileFormat, RawRow, UnreadableFileError, open_reader
 from jobs_ui.engines.limits import (
@@ -579,7 +580,7 @@ def no_workbook_loading(monkeypatch):
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("openpyxl was asked to load a workbook that should be refused first")
 
-    monkeypatch.setattr(formats, "load_workbook", refuse)
+    monkeypatch.setattr(xlsx_reader, "load_workbook", refuse)
 
 
 def test_shared_strings_past_their_cap_fail_before_the_workbook_is_loaded(
@@ -606,7 +607,7 @@ def test_shared_strings_just_under_their_cap_pass_the_checks(tmp_path: Path, mon
     def loaded(*_args: object, **_kwargs: object) -> None:
         raise Loaded
 
-    monkeypatch.setattr(formats, "load_workbook", loaded)
+    monkeypatch.setattr(xlsx_reader, "load_workbook", loaded)
     filler = b"<si><t>" + b"x" * 1008 + b"</t></si>"  # 1,024 bytes
     # Everything loaded whole counts together, so the other (small) parts leave room too.
     size = MAX_SHARED_STRINGS_BYTES - 8 * 1024 - len(SST) - len(ANN) - len(b"</sst>")

@@ -52,6 +52,35 @@ def unreadable_message(path: Path, fmt: FileFormat) -> str:
 
 
 # ---------------------------------------------------------------------------
+# The package's public names
+
+
+def test_the_package_exports_what_callers_import() -> None:
+    import jobs_ui.engines.formats as formats
+    from jobs_ui.engines.formats import csv, dispatch, encodings, kinds, rows, zip_guard
+
+    assert formats.FileFormat is kinds.FileFormat
+    assert formats.format_from_filename is kinds.format_from_filename
+    assert formats.open_reader is dispatch.open_reader
+    assert formats.UnreadableFileError is rows.UnreadableFileError
+    assert formats.RawRow is rows.RawRow
+    assert formats.RowReader is rows.RowReader
+    assert formats.NamesFor is rows.NamesFor
+    assert formats.SAMPLE_SIZE == encodings.SAMPLE_SIZE == 64 * 1024
+    assert formats.CSV_DELIMITERS == csv.CSV_DELIMITERS == ",;\t|"
+    assert formats.MAX_UNPACKED_XML_BYTES == zip_guard.MAX_UNPACKED_XML_BYTES == 512 * 1024 * 1024
+    assert all(hasattr(formats, name) for name in formats.__all__)
+
+
+def test_the_csv_module_reads_with_the_standard_library_csv() -> None:
+    import csv as stdlib_csv
+
+    from jobs_ui.engines.formats import csv
+
+    assert csv.csv is stdlib_csv
+
+
+# ---------------------------------------------------------------------------
 # format_from_filename
 
 
