@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from jobs_ui.datasets import Dataset
 from jobs_ui.engines.formats import FileFormat, RawRow, RowReader
-from jobs_ui.engines.writers import restore_neutralised
+from jobs_ui.engines.formulas import restore_neutralised
 
 _CELL_SEPARATOR = "\x1f"  # the ASCII unit separator: cells are joined on it for one scan
 # A cell that starts with a quote, or holds only whitespace, somewhere in the joined cells.

@@ -29,9 +29,6 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from jobs_ui.engines.formats import FileFormat
 from jobs_ui.engines.formulas import FORMULA_PREFIXES, neutralise_formula
 
-# Re-exported: records and the writer tests still import it from here.
-from jobs_ui.engines.formulas import restore_neutralised as restore_neutralised
-
 XLSX_SHEET_NAME = "data"
 
 RowSource = Iterable[Sequence[object]]

@@ -11,7 +11,6 @@ import jobs_ui.engines.writers as writers
 def test_export_and_import_share_one_set_of_rules() -> None:
     assert writers.neutralise_formula is formulas.neutralise_formula
     assert writers.FORMULA_PREFIXES is formulas.FORMULA_PREFIXES
-    assert writers.restore_neutralised is formulas.restore_neutralised
     assert import_job.neutralise_formula is formulas.neutralise_formula
     assert records.restore_neutralised is formulas.restore_neutralised
 

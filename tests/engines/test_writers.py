@@ -13,13 +13,9 @@ import pytest
 from openpyxl import load_workbook
 
 from jobs_ui.engines.formats import FileFormat, open_reader
+from jobs_ui.engines.formulas import FORMULA_PREFIXES, neutralise_formula, restore_neutralised
 from jobs_ui.engines.records import records
-from jobs_ui.engines.writers import (
-    FORMULA_PREFIXES,
-    neutralise_formula,
-    restore_neutralised,
-    write_rows,
-)
+from jobs_ui.engines.writers import write_rows
 
 COLUMNS = ["id", "name", "amount", "note"]
 ROWS: list[tuple[object, ...]] = [
