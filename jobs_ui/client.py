@@ -13,17 +13,18 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import IO, Any
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
+from jobs_ui.schemas import FINAL_STATUSES, JobPublic, iso_utc
 from jobs_ui.urls import JOBS_API
 
 log = logging.getLogger(__name__)
 
-FINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 # After the stream fails, poll this long before trying the stream again.
 SSE_RETRY_AFTER_SECONDS = 10.0
 # A stream silent this long (three missed heartbeats' worth) is taken as dead.
@@ -42,7 +43,11 @@ class Transport(StrEnum):
 
 @dataclass(frozen=True)
 class JobUpdate:
-    """A job's state at one version, from the stream or from the polling endpoint."""
+    """A job's state at one version, from the stream or from the polling endpoint.
+
+    The wire shape is `jobs_ui.schemas.JobPublic` (`from_json` parses with it, so a message
+    that does not fit is refused); this is the client's plain view of it.
+    """
 
     job_id: str
     status: str
@@ -55,6 +60,9 @@ class JobUpdate:
     dataset: str = ""
     updated_at: str | None = None
     created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    retry_of: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -63,19 +71,30 @@ class JobUpdate:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobUpdate:
         """From a `status_update` message or the job JSON of the REST API."""
+        return cls.from_public(JobPublic.model_validate(data))
+
+    @classmethod
+    def from_public(cls, job: JobPublic) -> JobUpdate:
         return cls(
-            job_id=str(data["jobId"]),
-            status=str(data["status"]),
-            progress=int(data.get("progress") or 0),
-            version=int(data.get("version") or 0),
-            error=data.get("error"),
-            result=data.get("result"),
-            message=str(data.get("message") or ""),
-            kind=str(data.get("kind") or ""),
-            dataset=str(data.get("dataset") or ""),
-            updated_at=data.get("updatedAt"),
-            created_at=data.get("createdAt"),
+            job_id=str(job.job_id),
+            status=job.status.value,
+            progress=job.progress,
+            version=job.version,
+            error=job.error,
+            result=job.result,
+            message=job.message,
+            kind=job.kind.value,
+            dataset=job.dataset,
+            updated_at=iso_utc(job.updated_at),
+            created_at=iso_utc(job.created_at),
+            started_at=_iso_or_none(job.started_at),
+            finished_at=_iso_or_none(job.finished_at),
+            retry_of=str(job.retry_of) if job.retry_of else None,
         )
+
+
+def _iso_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else iso_utc(moment)
 
 
 class JobsApiError(Exception):

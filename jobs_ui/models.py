@@ -4,35 +4,31 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
+from jobs_ui import urls
+from jobs_ui.schemas import FINAL_STATUSES, JobKind, JobPublic, JobStatus, as_utc
+from jobs_ui.schemas import iso_utc as _iso_utc
+
+__all__ = [
+    "FINAL_STATUSES",
+    "Job",
+    "JobKind",
+    "JobPublic",
+    "JobStatus",
+    "as_utc",
+    "iso_utc",
+    "job_public",
+    "public_result",
+    "utc_now",
+]
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class JobKind(StrEnum):
-    IMPORT = "IMPORT"
-    EXPORT = "EXPORT"
-
-
-class JobStatus(StrEnum):
-    PENDING = "PENDING"
-    PROCESSING = "PROCESSING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATUSES
-
-
-FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 def timestamp_field(*, required: bool) -> Any:
@@ -76,36 +72,41 @@ class Job(SQLModel, table=True):
     stored_bytes: int = 0
 
 
-def as_utc(moment: datetime) -> datetime:
-    """Aware UTC; SQLite hands back naive values, and they were stored as UTC."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def iso_utc(moment: datetime | None) -> str | None:
     """ISO-8601 UTC with milliseconds and `Z`, as the stream contract fixes it."""
-    if moment is None:
-        return None
-    moment = as_utc(moment)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return None if moment is None else _iso_utc(moment)
 
 
-def job_public(job: Job) -> dict[str, Any]:
-    """The job JSON of the REST API (the polling endpoint)."""
-    return {
-        "jobId": str(job.id),
-        "kind": job.kind.value,
-        "dataset": job.dataset,
-        "status": job.status.value,
-        "progress": job.progress,
-        "message": job.message,
-        "error": job.error,
-        "result": job.result,
-        "version": job.version,
-        "retryOf": str(job.retry_of) if job.retry_of else None,
-        "createdAt": iso_utc(job.created_at),
-        "startedAt": iso_utc(job.started_at),
-        "updatedAt": iso_utc(job.updated_at),
-        "finishedAt": iso_utc(job.finished_at),
-    }
+def public_result(job: Job) -> dict[str, Any] | None:
+    """The stored result with the links to the job's files, which engines do not store:
+    the computed value wins over one an older row may still hold."""
+    result = job.result
+    if result is None or job.status is not JobStatus.COMPLETED:
+        return result
+    files_kept = not result.get("filesDeleted")
+    if job.kind is JobKind.EXPORT:
+        public = {"fileUrl": None, **result}  # the link first, where it always was
+        public["fileUrl"] = urls.export_download_url(job.id) if files_kept else None
+        return public
+    skipped = files_kept and (result.get("skippedCount") or 0) > 0
+    return {**result, "errorReportUrl": urls.error_report_url(job.id) if skipped else None}
+
+
+def job_public(job: Job) -> JobPublic:
+    """The job as the REST API and the stream show it."""
+    return JobPublic(
+        job_id=job.id,
+        status=job.status,
+        progress=job.progress,
+        error=job.error,
+        result=public_result(job),
+        updated_at=job.updated_at,
+        message=job.message,
+        kind=job.kind,
+        dataset=job.dataset,
+        version=job.version,
+        retry_of=job.retry_of,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )

@@ -1,34 +1,26 @@
-"""The messages of the job status stream, as the contract fixes them."""
+"""The messages of the job status stream, as the contract fixes them (see jobs_ui/schemas.py)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from jobs_ui.live.sse import format_event
 from jobs_ui.models import Job, job_public
+from jobs_ui.schemas import ConnectedMessage, ErrorMessage, StatusUpdateMessage
 
 
-def connected_message(job_id: uuid.UUID) -> dict[str, Any]:
-    return {"type": "connected", "jobId": str(job_id)}
+def connected_message(job_id: uuid.UUID) -> ConnectedMessage:
+    return ConnectedMessage(job_id=job_id)
 
 
-def error_message(text: str) -> dict[str, Any]:
-    return {"type": "error", "message": text}
+def error_message(text: str) -> ErrorMessage:
+    return ErrorMessage(message=text)
 
 
-# The contract's fields first, in its order, then the extras clients may use.
-STATUS_UPDATE_FIELDS = (
-    "jobId", "status", "progress", "error", "result", "updatedAt",
-    "message", "kind", "dataset", "version",
-)  # fmt: skip
-
-
-def status_update_message(job: Job) -> dict[str, Any]:
-    """The job as the REST API shows it (one serialisation for both), as a stream message."""
-    public = job_public(job)
-    return {"type": "status_update", **{name: public[name] for name in STATUS_UPDATE_FIELDS}}
+def status_update_message(job: Job) -> StatusUpdateMessage:
+    """The job as the REST API shows it (one model for both), as a stream message."""
+    return StatusUpdateMessage.of(job_public(job))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,15 +5,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
+
 HEARTBEAT = b": keep-alive\n\n"
 
 
-def encode_json(data: dict[str, Any]) -> str:
+def encode_json(data: BaseModel | dict[str, Any]) -> str:
+    """Compact JSON; a model as the REST API sends it (by alias), byte for byte."""
+    if isinstance(data, BaseModel):
+        return data.model_dump_json(by_alias=True)
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def format_event(
-    data: dict[str, Any], *, event_id: int | str | None = None, retry_ms: int | None = None
+    data: BaseModel | dict[str, Any],
+    *,
+    event_id: int | str | None = None,
+    retry_ms: int | None = None,
 ) -> bytes:
     """One event without an `event:` line, so EventSource.onmessage receives it."""
     lines = []

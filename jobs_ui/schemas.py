@@ -1,0 +1,189 @@
+"""The public shapes of the jobs API: the job JSON, the stream's messages, the error body.
+
+One model per shape, used as the routes' `response_model`, as the stream's `status_update`
+encoding and as the client's parser, so the OpenAPI document says what is sent. Pure
+pydantic and the standard library: nothing else of the app is imported here, so the
+client (and a command-line tool) can use it without the server's dependencies.
+
+Field names are snake_case in Python and camelCase on the wire (the contract's names):
+models are built by name or by alias, and always serialised by alias.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "FINAL_STATUSES",
+    "AccessTokenPublic",
+    "ConnectedMessage",
+    "CreatedJobPublic",
+    "ErrorBody",
+    "ErrorMessage",
+    "JobKind",
+    "JobList",
+    "JobPublic",
+    "JobStatus",
+    "StatusUpdateMessage",
+    "as_utc",
+    "iso_utc",
+]
+
+
+class JobKind(StrEnum):
+    IMPORT = "IMPORT"
+    EXPORT = "EXPORT"
+
+
+class JobStatus(StrEnum):
+    """The contract's status values."""
+
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC; SQLite hands back naive values, and they were stored as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO-8601 UTC with milliseconds and `Z`, as the stream contract fixes it."""
+    moment = as_utc(moment)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(iso_utc, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "examples": ["2025-01-31T12:00:00.000Z"]}
+    ),
+]
+"""A moment; on the wire ISO-8601 UTC with milliseconds and `Z`."""
+
+
+class Schema(BaseModel):
+    """camelCase on the wire; built by either name; every field always sent."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        frozen=True,
+        # Fields with defaults are always sent, so the response schemas list them as required.
+        json_schema_serialization_defaults_required=True,
+    )
+
+
+class JobPublic(Schema):
+    """A job as clients see it: the polling endpoint's JSON, and each `status_update`."""
+
+    # The stream contract's fields, in its order.
+    job_id: uuid.UUID
+    status: JobStatus
+    # Bounds declared, not checked: a stray value must not turn a read into a 500.
+    progress: int = Field(json_schema_extra={"minimum": 0, "maximum": 100}, description="Percent.")
+    error: str | None = Field(description="Why the job failed (FAILED only).")
+    result: dict[str, Any] | None = Field(
+        description=(
+            "What the job produced, once it ends. An export: fileName, rowCount, sizeBytes, "
+            "format and fileUrl (its download; null once its files are deleted). An import: "
+            "importedCount, skippedCount, totalRows, errors (the first skipped rows, each "
+            "{row, message}), fileName and errorReportUrl (the skipped rows as CSV; null "
+            "when none was skipped or the files are deleted). filesDeleted: true once the "
+            "job's files are deleted."
+        )
+    )
+    updated_at: Timestamp
+    # Beyond the contract: what the pages and scripts use.
+    message: str = Field(description="What the job is doing, in words.")
+    kind: JobKind
+    dataset: str
+    version: int = Field(
+        json_schema_extra={"minimum": 1},
+        description="Bumps on every change (the stream's event id).",
+    )
+    retry_of: uuid.UUID | None = Field(description="The job this one retries.")
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status.is_final
+
+
+class JobList(Schema):
+    jobs: list[JobPublic]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class CreatedJobPublic(JobPublic):
+    """A new job, with the access token that lets a page or a link follow it (read-only)."""
+
+    access_token: str
+    access_token_expires_at: Timestamp
+
+
+class AccessTokenPublic(Schema):
+    """A fresh read-only access token for one job: pass it as `?token=`."""
+
+    job_id: uuid.UUID
+    access_token: str
+    access_token_expires_at: Timestamp
+
+
+class ErrorBody(Schema):
+    """Every error the API answers (status 4xx and 5xx)."""
+
+    error: str = Field(description="What went wrong, as a sentence for a person.")
+    status: int = Field(description="The HTTP status code again.")
+
+
+# --- the stream's messages (GET /jobs/ws, see the job-status-sse contract) --------------
+
+
+class ConnectedMessage(Schema):
+    type: Literal["connected"] = "connected"
+    job_id: uuid.UUID
+
+
+class ErrorMessage(Schema):
+    type: Literal["error"] = "error"
+    message: str
+
+
+class _StatusUpdateType(Schema):
+    type: Literal["status_update"] = "status_update"
+
+
+class StatusUpdateMessage(JobPublic, _StatusUpdateType):
+    """`{"type": "status_update", ...the job JSON}`: `type` first (pydantic puts the fields
+    of the later base first), then every field of JobPublic in its order."""
+
+    @classmethod
+    def of(cls, job: JobPublic) -> StatusUpdateMessage:
+        # Already validated as JobPublic: copy its values rather than validate them again.
+        return cls.model_construct(**dict(job))
