@@ -16,7 +16,6 @@ from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.writers import write_rows
 from jobs_ui.files import DataFiles
 from jobs_ui.models import Job, as_utc
-from jobs_ui.urls import export_download_url
 
 FETCH_BATCH = 5_000
 
@@ -86,7 +85,6 @@ def run_export(
         path.unlink(missing_ok=True)
         raise
     return {
-        "fileUrl": export_download_url(job.id),
         "fileName": file_name,
         "rowCount": row_count,
         "sizeBytes": path.stat().st_size,

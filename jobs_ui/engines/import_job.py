@@ -34,7 +34,6 @@ from jobs_ui.engines.row_errors import describe_validation_error
 from jobs_ui.engines.staging import ImportStaging, sql_quote
 from jobs_ui.files import DataFiles
 from jobs_ui.models import Job
-from jobs_ui.urls import error_report_url
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,6 @@ def run_import(
         "skippedCount": skipped,
         "totalRows": total_rows,
         "errors": errors,
-        "errorReportUrl": error_report_url(job.id) if skipped else None,
         "fileName": job.params.get("fileName"),
     }
 

@@ -28,7 +28,7 @@ from jobs_ui.engines.formats import FileFormat, format_from_filename
 from jobs_ui.files import DataFiles
 from jobs_ui.jobs.runners import JobRunner, QueueUnavailableError
 from jobs_ui.jobs.store import JobStore, Quota, QuotaExceededError
-from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus
+from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, public_result
 from jobs_ui.settings import Settings
 
 JOB_NOT_FOUND = "Job not found"
@@ -127,7 +127,7 @@ class JobCommands:
         job = self.visible_job(principal, job_id)
         if job.kind is not JobKind.IMPORT:
             raise CommandError(404, "Import not found")
-        if job.status is not JobStatus.COMPLETED or not (job.result or {}).get("errorReportUrl"):
+        if not (public_result(job) or {}).get("errorReportUrl"):
             raise CommandError(404, "This import has no error report.")
         stem = Path(str(job.params.get("fileName") or "import")).stem
         return self._stored(self.files.error_report_path(job.id)), f"{stem}-errors.csv"

@@ -345,16 +345,17 @@ class JobStore:
         return job
 
     def forget_files(self, job_id: uuid.UUID) -> Job | None:
-        """Record that an ended job's files were deleted: its result links to them no more."""
+        """Record that an ended job's files were deleted: its public result then links to
+        them no more (see jobs_ui.models.public_result)."""
         job = self.get(job_id)
         if job is None or not job.status.is_final or not job.result:
             return None
         if job.result.get("filesDeleted"):
             return job
-        result = {**job.result, "filesDeleted": True}
-        for link in ("fileUrl", "errorReportUrl"):
-            if link in result:
-                result[link] = None
+        # Links older rows stored are dropped: they are computed when the job is shown.
+        stale = ("fileUrl", "errorReportUrl")
+        result = {key: value for key, value in job.result.items() if key not in stale}
+        result["filesDeleted"] = True
         return self._change(
             job_id, col(Job.status).in_(FINAL_STATUSES), result=result, stored_bytes=0
         )
