@@ -53,7 +53,8 @@ async def test_follow_over_sse_until_the_end(server, services, api_key):
     assert items[0] is Transport.LIVE
     updates = [item for item in items if isinstance(item, JobUpdate)]
     assert [u.status for u in updates] == ["PENDING", "PROCESSING", "PROCESSING", "COMPLETED"]
-    assert updates[-1].result == {"rowCount": 0} and updates[-1].is_final
+    download = f"/api/import-export/jobs/{job_id}/download"  # added by the public model
+    assert updates[-1].result == {"fileUrl": download, "rowCount": 0} and updates[-1].is_final
 
 
 async def test_polling_only_when_sse_is_off(server, services, api_key):

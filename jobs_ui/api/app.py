@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
@@ -12,7 +13,10 @@ from jobs_ui.access import log_redaction
 from jobs_ui.access.guard import BodyLimits, ReflexUploads, RequestGuard
 from jobs_ui.access.origins import TrustedOrigins
 from jobs_ui.api import fallback, files, jobs, stream
+from jobs_ui.api.allowed import MethodTable
 from jobs_ui.api.errors import install_error_handlers
+from jobs_ui.api.jobs import IMPORT_FORM
+from jobs_ui.datasets import registry
 from jobs_ui.services import Services
 from jobs_ui.urls import API_PREFIX, JOBS_API
 
@@ -40,12 +44,17 @@ def create_api(services: Services, *, guarded: bool = True) -> FastAPI:
         redoc_url=None,
     )
     api.state.services = services
+    api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]  # FastAPI's documented hook
     install_error_handlers(api)
     # The stream's fixed path /jobs/ws must be matched before /jobs/{job_id}.
     api.include_router(stream.router)
     api.include_router(files.router)
     api.include_router(jobs.router)
     api.include_router(fallback.router)  # last: JSON 404/405 for anything else under the API
+    # What the 405s say is allowed: the docs' routes and ours (never the fallback's).
+    api.state.method_table = MethodTable.of(
+        [*api.router.routes, *stream.router.routes, *files.router.routes, *jobs.router.routes]
+    )
     # Only trusted origins are answered (credentials are allowed, so never "*").
     api.add_middleware(
         CORSMiddleware,
@@ -57,6 +66,47 @@ def create_api(services: Services, *, guarded: bool = True) -> FastAPI:
     if guarded:
         api.add_middleware(RequestGuard, **guard_options(services))  # added last: outermost
     return api
+
+
+def _openapi(api: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, made true where FastAPI cannot know: the datasets there are (now,
+    registered at start-up), the import's form, and no `HTTPValidationError`: our handler
+    answers every validation error as ErrorBody (each route declares its 422 if it has one)."""
+    if api.openapi_schema is not None:
+        return api.openapi_schema
+    document = get_openapi(
+        title=api.title, version=api.version, routes=api.routes, servers=api.servers
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            if "HTTPValidationError" in str(responses.get("422", "")):
+                del responses["422"]
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    datasets = registry.names()
+    schemas[IMPORT_FORM] = {
+        "title": IMPORT_FORM,
+        "type": "object",
+        "required": ["file", "dataset"],
+        "properties": {
+            "file": {
+                "type": "string",
+                "format": "binary",
+                "minLength": 1,  # an empty file is refused (400)
+                "description": "The file to import: .csv, .tsv, .txt, .jsonl or .xlsx, told "
+                "apart by the extension of its file name; at most "
+                f"{api.state.services.settings.max_upload_bytes:,} bytes (else 413).",
+            },
+            "dataset": {"type": "string", "enum": datasets, "description": "Where to import."},
+        },
+    }
+    export = schemas.get("ExportRequest", {}).get("properties", {}).get("dataset")
+    if export is not None:
+        export["enum"] = datasets
+    api.openapi_schema = document
+    return document
 
 
 def guarded(app: ASGIApp, services: Services) -> ASGIApp:

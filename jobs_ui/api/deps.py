@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from jobs_ui.access.principal import Principal
-from jobs_ui.api.errors import ApiError
 from jobs_ui.services import Services
 
 
@@ -19,7 +18,17 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def reading_principal(request: Request, services: ServicesDep) -> Principal:
+async def reading_principal(
+    request: Request,
+    services: ServicesDep,
+    _token: Annotated[
+        str | None,
+        Query(
+            alias="token",
+            description="A job access token: reads that one job (for links and pages).",
+        ),
+    ] = None,
+) -> Principal:
     """Who is asking, on a read-only route: a job access token (`?token=`) counts too."""
     return await services.identity.resolve(request, accept_token=True)
 
@@ -29,15 +38,8 @@ async def acting_principal(request: Request, services: ServicesDep) -> Principal
     return await services.identity.resolve(request, accept_token=False)
 
 
-def parse_job_id(raw: str | None) -> uuid.UUID:
-    """A job id from the URL; a malformed one is the caller's mistake, not a missing job."""
-    if not raw:
-        raise ApiError(400, "jobId is required.")
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise ApiError(400, f"jobId {raw[:64]!r} is not a valid job id (a UUID).") from None
-
+# Not a UUID: 400 with a sentence (see jobs_ui.api.errors), not a missing job.
+JobIdPath = Annotated[uuid.UUID, Path(description="The job's id (jobId).")]
 
 ReaderDep = Annotated[Principal, Depends(reading_principal)]
 ActorDep = Annotated[Principal, Depends(acting_principal)]

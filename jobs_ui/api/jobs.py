@@ -1,6 +1,7 @@
 """REST routes for jobs: create imports and exports, read, list, cancel, retry, tokens.
 
 Routes stay thin: who may do what is decided in `jobs_ui.jobs.commands`, for the pages too.
+Each returns a model of `jobs_ui.schemas` and declares it, and every error it can answer.
 """
 
 from __future__ import annotations
@@ -14,14 +15,20 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
 from jobs_ui.access.tokens import AccessToken
-from jobs_ui.api.deps import ActorDep, ReaderDep, ServicesDep, parse_job_id
-from jobs_ui.api.errors import ApiError
+from jobs_ui.api.deps import ActorDep, JobIdPath, ReaderDep, ServicesDep
+from jobs_ui.api.errors import GUARDED_POST, ApiError, error_responses
 from jobs_ui.datasets import registry
 from jobs_ui.jobs.commands import CreatedJob
-from jobs_ui.models import JobKind, JobStatus, iso_utc, job_public
+from jobs_ui.models import JobKind, JobStatus, job_public
+from jobs_ui.schemas import AccessTokenPublic, CreatedJobPublic, JobList, JobPublic
 from jobs_ui.urls import JOBS_API
 
 router = APIRouter(prefix=JOBS_API, tags=["jobs"])
+
+IMPORT_FORM = "ImportForm"
+"""The import's multipart body, as a component (jobs_ui.api.app fills in the datasets)."""
+IMPORT_FILE_NAME = 'form-data; name="file"; filename="contacts.csv"'
+CURSOR_FORMAT = "jobs-cursor"
 
 
 class ExportRequest(BaseModel):
@@ -30,19 +37,57 @@ class ExportRequest(BaseModel):
     filter: str | None = Field(default=None, max_length=200)
 
 
-def token_public(token: AccessToken) -> dict[str, Any]:
-    return {"accessToken": token.token, "accessTokenExpiresAt": iso_utc(token.expires_at)}
-
-
-def created_public(created: CreatedJob) -> dict[str, Any]:
+def created_public(created: CreatedJob) -> CreatedJobPublic:
     """A new job's JSON, with the access token that lets a page or a link follow it."""
-    return {**job_public(created.job), **token_public(created.token)}
+    token = created.token
+    return CreatedJobPublic(
+        **dict(job_public(created.job)),
+        access_token=token.token,
+        access_token_expires_at=token.expires_at,
+    )
 
 
-@router.post("/import", status_code=201)
+def token_public(token: AccessToken) -> AccessTokenPublic:
+    return AccessTokenPublic(
+        job_id=token.job_id, access_token=token.token, access_token_expires_at=token.expires_at
+    )
+
+
+# Read by the route itself (request.form), after the caller is known to be able to start a
+# job: so declared here rather than as parameters.
+IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"$ref": f"#/components/schemas/{IMPORT_FORM}"},
+                "encoding": {
+                    "file": {
+                        "contentType": "application/octet-stream",
+                        # The file name's extension says how to read it.
+                        "headers": {
+                            "Content-Disposition": {
+                                "schema": {"type": "string", "example": IMPORT_FILE_NAME}
+                            }
+                        },
+                    }
+                },
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/import",
+    status_code=201,
+    response_model=CreatedJobPublic,
+    responses=error_responses(*GUARDED_POST, 415, 422, 429, 503),
+    openapi_extra=IMPORT_BODY,
+)
 async def create_import(
     request: Request, services: ServicesDep, principal: ActorDep
-) -> dict[str, Any]:
+) -> CreatedJobPublic:
     """Multipart `file` + `dataset` -> a PENDING import job."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise ApiError(415, "Send the upload as multipart/form-data with fields file and dataset.")
@@ -72,10 +117,15 @@ async def create_import(
     return created_public(created)
 
 
-@router.post("/export", status_code=201)
+@router.post(
+    "/export",
+    status_code=201,
+    response_model=CreatedJobPublic,
+    responses=error_responses(*GUARDED_POST, 422, 429, 503),
+)
 def create_export(
     body: ExportRequest, services: ServicesDep, principal: ActorDep
-) -> dict[str, Any]:
+) -> CreatedJobPublic:
     """JSON `{dataset, format, filter?}` -> a PENDING export job."""
     created = services.commands.create_export(
         principal, dataset=body.dataset, file_format=body.format, search=body.filter
@@ -83,43 +133,64 @@ def create_export(
     return created_public(created)
 
 
-@router.get("")
-@router.get("/", include_in_schema=False)
+@router.get("", response_model=JobList, responses=error_responses(422))
+@router.get("/", response_model=JobList, include_in_schema=False)
 def list_jobs(
     services: ServicesDep,
     principal: ActorDep,
     limit: int = Query(default=50, ge=1, le=200),
-    cursor: str | None = Query(default=None, max_length=200),
+    cursor: str | None = Query(
+        default=None,
+        max_length=200,
+        # Not any string: one this API handed out (else 400). A format of its own says so.
+        json_schema_extra={"format": CURSOR_FORMAT},
+        description="`nextCursor` of the page before, as it was given.",
+    ),
     status: JobStatus | None = None,
     kind: JobKind | None = None,
-) -> dict[str, Any]:
+) -> JobList:
     """The caller's jobs, newest first, a page at a time (pass `nextCursor` as `cursor`)."""
     page = services.commands.list_jobs(
         principal, limit=limit, cursor=cursor, status=status, kind=kind
     )
-    return {"jobs": [job_public(job) for job in page.jobs], "nextCursor": page.next_cursor}
+    return JobList(jobs=[job_public(job) for job in page.jobs], next_cursor=page.next_cursor)
 
 
-@router.get("/{job_id}")
-def get_job(job_id: str, services: ServicesDep, principal: ReaderDep) -> dict[str, Any]:
+@router.get("/{job_id}", response_model=JobPublic, responses=error_responses(404))
+def get_job(job_id: JobIdPath, services: ServicesDep, principal: ReaderDep) -> JobPublic:
     """One job: the polling endpoint."""
-    return job_public(services.commands.visible_job(principal, parse_job_id(job_id)))
+    return job_public(services.commands.visible_job(principal, job_id))
 
 
-@router.post("/{job_id}/cancel")
-def cancel_job(job_id: str, services: ServicesDep, principal: ActorDep) -> dict[str, Any]:
+@router.post(
+    "/{job_id}/cancel",
+    response_model=JobPublic,
+    responses=error_responses(*GUARDED_POST, 404, 409),
+)
+def cancel_job(job_id: JobIdPath, services: ServicesDep, principal: ActorDep) -> JobPublic:
     """A pending job is cancelled at once; a running one stops at its next chunk."""
-    return job_public(services.commands.cancel(principal, parse_job_id(job_id)))
+    return job_public(services.commands.cancel(principal, job_id))
 
 
-@router.post("/{job_id}/retry", status_code=201)
-def retry_job(job_id: str, services: ServicesDep, principal: ActorDep) -> dict[str, Any]:
+@router.post(
+    "/{job_id}/retry",
+    status_code=201,
+    response_model=CreatedJobPublic,
+    responses=error_responses(*GUARDED_POST, 404, 409, 410, 422, 429, 503),
+)
+def retry_job(job_id: JobIdPath, services: ServicesDep, principal: ActorDep) -> CreatedJobPublic:
     """Run a FAILED or CANCELLED job again, as a new job from the same input."""
-    return created_public(services.commands.retry(principal, parse_job_id(job_id)))
+    return created_public(services.commands.retry(principal, job_id))
 
 
-@router.post("/{job_id}/token", status_code=201)
-def mint_access_token(job_id: str, services: ServicesDep, principal: ActorDep) -> dict[str, Any]:
+@router.post(
+    "/{job_id}/token",
+    status_code=201,
+    response_model=AccessTokenPublic,
+    responses=error_responses(*GUARDED_POST, 404),
+)
+def mint_access_token(
+    job_id: JobIdPath, services: ServicesDep, principal: ActorDep
+) -> AccessTokenPublic:
     """A fresh read-only access token for one job (its owner only)."""
-    token = services.commands.access_token(principal, parse_job_id(job_id))
-    return {"jobId": str(token.job_id), **token_public(token)}
+    return token_public(services.commands.access_token(principal, job_id))

@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
@@ -14,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 from jobs_ui.access.identity import CredentialError
 from jobs_ui.access.stream_slots import TooManyStreamsError
 from jobs_ui.api.deps import ServicesDep
-from jobs_ui.api.errors import error_response
+from jobs_ui.api.errors import error_response, error_responses
 from jobs_ui.jobs.commands import CommandError, check_visible
 from jobs_ui.live.messages import connected_message, error_message
 from jobs_ui.live.sse import HEARTBEAT, format_event
@@ -28,6 +29,47 @@ RETRY_MS = 2_000
 # A caller at its stream limit is told to come back this much later (or to poll meanwhile).
 STREAM_RETRY_AFTER = 10
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+# Read by the route itself (a bad one is told as an `error` event, the contract's way).
+STREAM_DOCS = {
+    "parameters": [
+        {
+            "name": "jobId",
+            "in": "query",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+            "description": "The job to follow.",
+        },
+        {
+            "name": "token",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "A job access token for this job.",
+        },
+        {
+            "name": "Last-Event-ID",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "The version the client already has (the last event's id).",
+        },
+    ]
+}
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": (
+            "Server-Sent Events, each `data:` one JSON message: `connected`, then "
+            "`status_update` (the job JSON plus type, id: its version) at once and on every "
+            "change until the job ends; or one `error` (unknown job, bad id or credentials)."
+        ),
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    204: {"description": "The client already has the job's final state: stop reconnecting."},
+    # Credentials and unknown jobs are `error` events; only the guard's 400 (host) and the
+    # open-stream limit are statuses.
+    **error_responses(400, 429, always=()),
+}
 
 
 def _event_stream(*events: bytes) -> StreamingResponse:
@@ -44,7 +86,12 @@ def _last_event_id(request: Request) -> int:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
 
 
-@router.get("/ws")
+@router.get(
+    "/ws",
+    response_class=StreamingResponse,
+    responses=STREAM_RESPONSES,
+    openapi_extra=STREAM_DOCS,
+)
 async def job_status_stream(request: Request, services: ServicesDep) -> Response:
     """`connected`, the current state at once, then every change until the job ends.
 

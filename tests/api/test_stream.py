@@ -49,7 +49,13 @@ def test_finished_job_stream_is_exact(client):
         "kind": "EXPORT",
         "dataset": "contacts",
         "version": job["version"],
+        # Since one model serves both: every other field of the job JSON too, after these.
+        "retryOf": None,
+        "createdAt": job["createdAt"],
+        "startedAt": job["startedAt"],
+        "finishedAt": job["finishedAt"],
     }
+    assert update == {"type": "status_update", **job}  # the REST JSON plus type, no more
     compact = {"separators": (",", ":"), "ensure_ascii": False}
     expected = (
         "retry: 2000\n"
@@ -105,7 +111,9 @@ def test_live_job_streams_every_change_in_order(client, services):
     ]
     assert [u.data["progress"] for u in updates] == [0, 0, 10, 40, 70, 100]
     assert [int(u.id) for u in updates] == [1, 2, 3, 4, 5, 6]
-    assert updates[-1].data["result"] == {"rowCount": 0}
+    # The stored result, and the link to the export's file the public model adds.
+    download = f"/api/import-export/jobs/{job_id}/download"
+    assert updates[-1].data["result"] == {"fileUrl": download, "rowCount": 0}
 
 
 def test_resume_with_last_event_id_skips_what_the_client_has(client, services):
