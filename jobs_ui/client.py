@@ -336,7 +336,7 @@ class JobsClient:
 
 def _reconnect_delay(attempt: int) -> float:
     """0.25 s, 0.5 s, 1 s, ... up to 5 s: a restarting server is not hammered."""
-    return min(0.25 * 2 ** (attempt - 1), 5.0)
+    return min(0.25 * 2.0 ** (attempt - 1), 5.0)
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ def new_revision(message: str) -> None:
 
 def select_batches(
     connection: Connection, query: Select[Any], batch_size: int
-) -> Iterator[list[tuple[Any, ...]]]:
+) -> Generator[list[tuple[Any, ...]], None, None]:
     """Run a SELECT on the driver itself and yield its rows `batch_size` at a time, as tuples.
 
     The same SQL and value conversions SQLAlchemy would use (the dialect's own, chosen from

@@ -110,7 +110,7 @@ def _validate_batch(
     """Validate one batch of rows; stage the valid ones, record why the others are skipped."""
     model = dataset.row_model
     validate = model.__pydantic_validator__.validate_python
-    values_of = operator.attrgetter(*dataset.columns)
+    values_of: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*dataset.columns)
     if len(dataset.columns) == 1:  # attrgetter of one name returns the bare value
         values_of = _one_tuple(values_of)
     valid: list[tuple[Any, ...]] = []  # (row number, *values)
@@ -152,9 +152,11 @@ def _save(
     ):
         if is_sqlite(engine):
             # The scratch file is SQLite too: let SQLite copy the rows across by itself.
+            driver = connection.connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)  # is_sqlite: the stdlib driver
             try:
                 with (
-                    staging.attached(connection.connection.driver_connection),
+                    staging.attached(driver),
                     connection.begin(),
                 ):
                     written = _save_within_sqlite(dataset, staging, progress)

@@ -14,7 +14,7 @@ from sqlmodel import Field
 
 from jobs_ui.datasets import RowFields, registry
 from jobs_ui.jobs.execution import execute_job
-from jobs_ui.models import JobKind, JobStatus
+from jobs_ui.models import Job, JobKind, JobStatus
 
 
 class ReadingFields(RowFields):
@@ -34,11 +34,11 @@ class Reading(ReadingFields, table=True):
     amount: Decimal = Field(sa_column=Column(Numeric(20, 2), nullable=False))
 
 
-def run(services, kind: JobKind, params: dict) -> dict:
+def run(services, kind: JobKind, params: dict) -> Job:
     job = services.store.create(kind=kind, dataset="readings", owner="t", params=params)
     done = execute_job(job.id, store=services.store, engine=services.engine, files=services.files)
     assert done is not None and done.status is JobStatus.COMPLETED, done and done.error
-    return done.result
+    return done
 
 
 def test_datetimes_and_wide_decimals_round_trip(services, tmp_path, monkeypatch):
@@ -51,7 +51,7 @@ def test_datetimes_and_wide_decimals_round_trip(services, tmp_path, monkeypatch)
         upload.parent.mkdir(parents=True)
         upload.write_text("code,taken_at,amount\nA,2026-05-17T09:30:05,12345678901234567.89\n")
         params = {"upload": services.files.relative(upload), "format": "csv"}
-        assert run(services, JobKind.IMPORT, params)["importedCount"] == 1
+        assert run(services, JobKind.IMPORT, params).result["importedCount"] == 1
         with services.engine.connect() as connection:
             stored = connection.execute(select(table.c.taken_at, table.c.amount)).one()
         assert stored.taken_at == datetime(2026, 5, 17, 9, 30, 5)
@@ -59,8 +59,7 @@ def test_datetimes_and_wide_decimals_round_trip(services, tmp_path, monkeypatch)
             assert stored.amount == Decimal("12345678901234567.89")
 
         exported = run(services, JobKind.EXPORT, {"format": "csv"})
-        path = services.files.export_path(uuid.UUID(exported["fileUrl"].split("/")[-2]), "x")
-        content = (path.parent / exported["fileName"]).read_text()
+        content = services.files.export_path(exported.id, exported.result["fileName"]).read_text()
         (row,) = csv.DictReader(io.StringIO(content))
         assert row["taken_at"] == "2026-05-17 09:30:05"
         assert row["code"] == "A"
