@@ -317,6 +317,12 @@ class JobsClient:
             return
         except NotAuthorizedError:
             raise
+        except ValueError:  # an answer that is not a job (another version of the server?)
+            log.warning("job %s: the polling answer is not a job; trying again", job_id)
+            if cursor.transport is not Transport.OFFLINE:
+                cursor.transport = Transport.OFFLINE
+                yield Transport.OFFLINE
+            return
         except JobsApiError as error:
             if error.status_code in (400, 404):
                 raise JobNotFoundError(error.message) from error

@@ -26,7 +26,8 @@ def load_extensions(settings: Settings) -> list[str]:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as error:
-            if error.name and name.startswith(error.name):
+            # The named module itself (or its package) is missing, not one it imports.
+            if error.name and (name == error.name or name.startswith(error.name + ".")):
                 raise ExtensionError(
                     f"JOBS_UI_EXTENSIONS names {name!r}, which cannot be found: "
                     f"is it on the Python path (run from the folder that holds it)?"

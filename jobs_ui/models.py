@@ -81,8 +81,10 @@ def public_result(job: Job) -> dict[str, Any] | None:
     """The stored result with the links to the job's files, which engines do not store:
     the computed value wins over one an older row may still hold."""
     result = job.result
-    if result is None or job.status is not JobStatus.COMPLETED:
-        return result
+    if result is None:
+        return None
+    if job.status is not JobStatus.COMPLETED:  # no files to link to: no stored link passes
+        return {k: v for k, v in result.items() if k not in ("fileUrl", "errorReportUrl")}
     files_kept = not result.get("filesDeleted")
     if job.kind is JobKind.EXPORT:
         public = {"fileUrl": None, **result}  # the link first, where it always was

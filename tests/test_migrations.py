@@ -13,6 +13,7 @@ from jobs_ui import models
 from jobs_ui.access import api_keys
 from jobs_ui.datasets import shipped
 from jobs_ui.db import make_engine, migrate
+from jobs_ui.migrations.scope import is_the_apps_own
 
 
 def test_fresh_database_gets_every_table_and_a_rerun_keeps_data(tmp_path: Path):
@@ -37,3 +38,20 @@ def test_models_and_migrations_agree(tmp_path: Path):
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert differences == [], "a model changed without a migration: add one with alembic"
+
+
+def test_a_table_the_app_does_not_own_is_never_dropped_or_altered(tmp_path: Path):
+    """An extension's dataset table, made on start, is in the database but not in the app's
+    migrations: autogenerating one must leave it alone (else the next start drops it)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'extended.db'}")
+    migrate(engine)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE book (id INTEGER PRIMARY KEY, isbn TEXT)"))
+    with engine.connect() as connection:
+        unfiltered = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        filtered = compare_metadata(
+            MigrationContext.configure(connection, opts={"include_object": is_the_apps_own}),
+            SQLModel.metadata,
+        )
+    assert any(diff[0] == "remove_table" and diff[1].name == "book" for diff in unfiltered)
+    assert filtered == []

@@ -81,8 +81,14 @@ class DatasetRegistry:
         key: str,
         label: str | None = None,
         columns: tuple[str, ...] | None = None,
+        replace: bool = False,
     ) -> Dataset:
-        """Add a dataset. `columns` (import and export order) default to the fields model's."""
+        """Add a dataset. `columns` (import and export order) default to the fields model's.
+
+        A name already registered is refused unless `replace=True`: an extension must not
+        take over a shipped dataset (and its table) by accident."""
+        if name in self._datasets and not replace:
+            raise ValueError(f"Dataset {name!r} is registered already; pass replace=True")
         columns = columns or tuple(fields.model_fields)
         if key not in columns:
             raise ValueError(f"Dataset {name!r}: key {key!r} is not one of its columns")

@@ -10,6 +10,7 @@ import jobs_ui.access.api_keys  # registers the api_key table
 import jobs_ui.datasets
 import jobs_ui.models  # noqa: F401  (registers the job table)
 from jobs_ui.db import make_engine
+from jobs_ui.migrations.scope import is_the_apps_own
 from jobs_ui.settings import get_settings
 
 target_metadata = SQLModel.metadata
@@ -19,6 +20,7 @@ def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=is_the_apps_own,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 import reflex as rx
 
+from jobs_ui import routes
 from jobs_ui.components.layout import page
 from jobs_ui.datasets import registry
 from jobs_ui.pages.imports import ImportForm, ImportJob, import_form, import_job_page
@@ -32,6 +33,7 @@ class ExtraPage:
 
 
 _pages: list[ExtraPage] = []
+_SHIPPED = {routes.HOME, routes.IMPORTS, routes.EXPORTS, routes.JOBS}
 
 
 def extra_pages() -> list[ExtraPage]:
@@ -55,13 +57,18 @@ def add_import_page(
     route = "/" + route.strip("/")
     heading = heading or f"Import {label.lower()}"
     stem = "".join(part.capitalize() for part in re.split(r"[^0-9A-Za-z]+", route) if part)
-    if not stem:
-        raise ValueError(f"add_import_page needs a route that names a page, e.g. /books: {route!r}")
-    if any(added.route == route for added in _pages):
-        raise ValueError(f"add_import_page: {route} has a page already")
+    if not stem or "[" in route or "]" in route:
+        raise ValueError(f"add_import_page needs a plain page path, e.g. /books: {route!r}")
+    if route.lower() in _SHIPPED or any(
+        added.route == route or added.state.__name__.startswith(f"{stem}Import") for added in _pages
+    ):
+        raise ValueError(f"add_import_page: {route} (or one named like it) has a page already")
 
     def job_href(_self: Any, job_id: str) -> str:
         return f"{route}/{job_id}"
+
+    def own_dataset(_self: Any) -> str:
+        return dataset  # whatever a tab sets its vars to, this page imports here alone
 
     # Reflex reads a state's module for its annotations: these classes live here.
     form_namespace: dict[str, Any] = {
@@ -69,6 +76,7 @@ def add_import_page(
         "__annotations__": {"dataset": str},
         "dataset": dataset,
         "_job_href": job_href,
+        "_dataset_to_import": own_dataset,
     }
     form = cast(
         type[ImportForm], type(f"{stem}ImportFormState", (ImportForm, rx.State), form_namespace)

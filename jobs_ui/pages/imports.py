@@ -77,7 +77,7 @@ class ImportForm(rx.State, mixin=True):
                 created = await run_command(
                     commands().create_import,
                     principal,
-                    dataset=self.dataset,
+                    dataset=self._dataset_to_import(),
                     filename=upload.filename or "upload.csv",
                     source=upload.file,
                 )
@@ -90,6 +90,10 @@ class ImportForm(rx.State, mixin=True):
             ]
         finally:
             self.uploading = False
+
+    def _dataset_to_import(self) -> str:
+        """The dataset the upload goes into."""
+        return self.dataset
 
     def _job_href(self, job_id: str) -> str:
         """Where the new job is watched."""
