@@ -108,6 +108,21 @@ def test_methods_a_path_lacks_are_405_with_allow(client):
         assert response.json()["status"] == 405
 
 
+def test_unknown_methods_get_the_paths_own_allow_or_a_404(client):
+    """Methods no route takes (Starlette answers those itself): the path's real methods,
+    and a path the API does not have is a 404, whatever the method."""
+    for method, path, status, allowed in (
+        ("PROPFIND", f"{JOBS}/{uuid.uuid4()}", 405, "GET"),
+        ("FOO", f"{JOBS}/import", 405, "POST"),
+        ("FOO", "/api/import-export/no-such-thing", 404, None),
+        ("M-SEARCH", f"{JOBS}/{uuid.uuid4()}/nope", 404, None),
+    ):
+        response = client.request(method, path)
+        assert response.status_code == status, (method, path)
+        assert response.headers.get("allow") == allowed, (method, path)
+        assert response.json()["status"] == status
+
+
 def fixed_job() -> Job:
     return Job(
         id=uuid.UUID("12345678-1234-4234-8234-123456789abc"),
