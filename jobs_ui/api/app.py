@@ -50,7 +50,7 @@ def create_api(services: Services, *, guarded: bool = True) -> FastAPI:
     api.include_router(stream.router)
     api.include_router(files.router)
     api.include_router(jobs.router)
-    api.include_router(fallback.router)  # last: JSON 404/405 for anything else under the API
+    fallback.add_fallback(api)  # last: JSON 404/405 for anything else under the API
     # What the 405s say is allowed: the docs' routes and ours (never the fallback's).
     api.state.method_table = MethodTable.of(
         [*api.router.routes, *stream.router.routes, *files.router.routes, *jobs.router.routes]

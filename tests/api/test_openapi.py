@@ -123,6 +123,30 @@ def test_unknown_methods_get_the_paths_own_allow_or_a_404(client):
         assert response.json()["status"] == status
 
 
+def test_no_method_falls_through_to_an_app_mounted_behind_the_api(services):
+    """Inside Reflex a catch-all mount (its static files: GET, HEAD) sits behind the API;
+    a method no API route takes must still get the API's own answer."""
+    from fastapi.testclient import TestClient
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Router
+
+    from jobs_ui.api.app import create_api
+
+    api = create_api(services)
+    behind = Router(routes=[])
+    behind.add_route("/{path:path}", lambda _r: PlainTextResponse("page"), methods=["GET", "HEAD"])
+    api.mount("/", behind)  # as Reflex's api_transformer does
+    with TestClient(api, base_url="http://localhost") as client:
+        for method, path, status, allowed in (
+            ("FOO", f"{JOBS}/import", 405, "POST"),
+            ("DELETE", f"{JOBS}/{uuid.uuid4()}", 405, "GET"),
+            ("PROPFIND", "/api/import-export/nothing-here", 404, None),
+        ):
+            response = client.request(method, path)
+            assert response.status_code == status, (method, path, response.text)
+            assert response.headers.get("allow") == allowed, (method, path)
+
+
 def fixed_job() -> Job:
     return Job(
         id=uuid.UUID("12345678-1234-4234-8234-123456789abc"),
