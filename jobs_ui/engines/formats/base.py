@@ -17,6 +17,11 @@ class ReaderBase(ABC):
     _columns: list[str]
     _keys: tuple[str | None, ...] | None = None  # by position; None: the header names
 
+    @property
+    def columns(self) -> list[str]:
+        """The header's names, in file order (a copy: renaming reads the reader's own)."""
+        return list(self._columns)
+
     def rename(self, names_for: NamesFor) -> None:
         names = names_for(self._columns)
         self._keys = tuple(names.get(column) for column in self._columns)

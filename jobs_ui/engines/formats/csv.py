@@ -109,10 +109,6 @@ class CsvReader(ReaderBase):
             self.close()
             raise
 
-    @property
-    def columns(self) -> list[str]:
-        return list(self._columns)
-
     def fraction_read(self) -> float:
         return self._progress.fraction()
 

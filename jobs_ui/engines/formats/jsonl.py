@@ -68,10 +68,6 @@ class JsonLinesReader(ReaderBase):
         self._names_for: NamesFor | None = None
         self._names_by_keys: dict[tuple[str, ...], Mapping[str, str]] = {}
 
-    @property
-    def columns(self) -> list[str]:
-        return list(self._columns)
-
     def fraction_read(self) -> float:
         return self._progress.fraction()
 

@@ -76,10 +76,6 @@ class XlsxReader(ReaderBase):
             self.close()
             raise
 
-    @property
-    def columns(self) -> list[str]:
-        return list(self._columns)
-
     def fraction_read(self) -> float:
         if self._done:
             return 1.0
