@@ -106,18 +106,8 @@ def _describe_validation(error: RequestValidationError) -> str:
 
 def install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(HTTPException)
-    async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
         message = error.detail if isinstance(error.detail, str) else "Request failed."
-        if error.status_code == 405:
-            # Also Starlette's own, for a method no route takes (FOO, PROPFIND): the path's
-            # methods from the API's table, and a path that has none does not exist.
-            path = route_path(request.scope)
-            allowed = method_table(request).allowed(path)
-            if not allowed:
-                return error_response(404, f"There is no API route at {path}.")
-            return error_response(
-                405, f"{request.method} is not allowed on this path.", allow_header(allowed)
-            )
         # Kept: a 405 says which methods the path allows (Allow), a 401 how to authenticate.
         return error_response(
             error.status_code, message, dict(error.headers) if error.headers else None
