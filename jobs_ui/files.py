@@ -24,7 +24,7 @@ class DataFiles:
         self.root = root
 
     def prepare(self) -> None:
-        for folder in ("uploads", "exports", "reports", "scratch"):
+        for folder in ("uploads", "inspected", "exports", "reports", "scratch"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
 
     def clear_scratch(self) -> None:
@@ -38,6 +38,13 @@ class DataFiles:
 
     def upload_path(self, job_id: uuid.UUID, filename: str) -> Path:
         return self.upload_dir(job_id) / safe_filename(filename)
+
+    def inspected_dir(self, upload_id: uuid.UUID) -> Path:
+        """Where an inspected file waits for its import (see jobs_ui/jobs/uploads.py)."""
+        return self.root / "inspected" / str(upload_id)
+
+    def inspected_path(self, upload_id: uuid.UUID, filename: str) -> Path:
+        return self.inspected_dir(upload_id) / safe_filename(filename)
 
     def export_path(self, job_id: uuid.UUID, filename: str) -> Path:
         return self.root / "exports" / str(job_id) / safe_filename(filename)

@@ -15,6 +15,8 @@ from pydantic import BaseModel, create_model, field_validator
 from sqlalchemy import Index, Table, UniqueConstraint
 from sqlmodel import SQLModel
 
+from jobs_ui.datasets.fields import FieldSpec, field_specs
+
 
 class UnknownDatasetError(LookupError):
     """Raised for a dataset name nobody registered."""
@@ -52,20 +54,17 @@ class Dataset:
     key: str
     columns: tuple[str, ...] = field(default=())
     row_model: type[BaseModel] = BaseModel
+    specs: tuple[FieldSpec, ...] = field(default=())
+    """What each column's field is, in `columns` order (for forms, templates, matching)."""
 
     @property
     def sql_table(self) -> Table:
         # SQLModel sets __table__ on table classes as they are made; its types do not say so.
         return self.table.__table__  # type: ignore[attr-defined,no-any-return]
 
-    def column_for_header(self, header: str) -> str | None:
-        """The field a file's header names: case-insensitive, surrounding spaces ignored."""
-        wanted = header.strip().casefold()
-        return next((name for name in self.columns if name.casefold() == wanted), None)
-
     @property
     def required_columns(self) -> tuple[str, ...]:
-        return tuple(name for name in self.columns if self.fields.model_fields[name].is_required())
+        return tuple(spec.name for spec in self.specs if spec.required)
 
 
 class DatasetRegistry:
@@ -106,6 +105,7 @@ class DatasetRegistry:
             key=key,
             columns=columns,
             row_model=plain_row_model(fields),
+            specs=field_specs(fields, columns),
         )
         self._datasets[name] = dataset
         return dataset

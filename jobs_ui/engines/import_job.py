@@ -27,6 +27,7 @@ from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
 from jobs_ui.engines.formats import FileFormat, RawRow, UnreadableFileError, open_reader
 from jobs_ui.engines.formulas import neutralise_formula
 from jobs_ui.engines.limits import FileLimits
+from jobs_ui.engines.mapping import FieldMapping
 from jobs_ui.engines.postgres_save import save_through_copy
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.records import ImportFileError, key_rows_by_field, records
@@ -63,7 +64,13 @@ def run_import(
     with contextlib.closing(staging):
         try:
             total_rows = _validate_file(
-                upload, file_format, dataset, staging, reporter, limits or FileLimits()
+                upload,
+                file_format,
+                dataset,
+                staging,
+                reporter,
+                limits or FileLimits(),
+                job.params.get("mapping"),
             )
         except UnreadableFileError as error:
             raise ImportFileError(str(error)) from error
@@ -88,12 +95,13 @@ def _validate_file(
     staging: ImportStaging,
     reporter: ProgressReporter,
     limits: FileLimits,
+    mapping: FieldMapping | None,
 ) -> int:
     """Phase 1: every row is validated and either staged or recorded as skipped."""
     reporter.update(0, "Reading the file", force=True)
     total = 0
     with open_reader(upload, file_format, limits) as reader:
-        key_rows_by_field(reader, file_format, dataset)
+        key_rows_by_field(reader, file_format, dataset, mapping)
         all_text = file_format is FileFormat.CSV
         rows = iter(reader)
         while batch := list(itertools.islice(rows, BATCH_ROWS)):

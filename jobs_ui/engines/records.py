@@ -1,7 +1,8 @@
 """From a file's rows to the records a dataset's model validates.
 
 A record maps dataset fields to cell values. The reader already keys each row by field
-(`RowReader.rename`) and leaves out empty cells; two rules remain:
+(`RowReader.rename`, through the import's column mapping) and leaves out empty cells; two
+rules remain:
 - a cell holding only spaces is blank too, and left out like an empty one, so the model's
   default applies and a required field reads "is required";
 - a cell our own export neutralised ("'=1+1", so a spreadsheet would not run it) gets its
@@ -17,12 +18,19 @@ are, with no per-cell Python work. That keeps a million-row CSV fast.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 from jobs_ui.datasets import Dataset
 from jobs_ui.engines.formats import FileFormat, RawRow, RowReader
 from jobs_ui.engines.formulas import restore_neutralised
+from jobs_ui.engines.mapping import (
+    FieldMapping,
+    MappingError,
+    checked_mapping,
+    columns_to_fields,
+    suggest_mapping,
+)
 
 _CELL_SEPARATOR = "\x1f"  # the ASCII unit separator: cells are joined on it for one scan
 # A cell that starts with a quote, or holds only whitespace, somewhere in the joined cells.
@@ -36,37 +44,33 @@ class ImportFileError(Exception):
     """The file as a whole cannot be imported; the message says why, for a person."""
 
 
-def map_headers(columns: Iterable[str], dataset: Dataset) -> dict[str, str]:
-    """File header -> dataset field; unknown headers are ignored, missing required ones fail."""
-    mapping = fields_for_headers(columns, dataset)
-    missing = [name for name in dataset.required_columns if name not in mapping.values()]
-    if missing:
-        expected = ", ".join(dataset.columns)
-        raise ImportFileError(
-            f"The file has no column for {', '.join(missing)}. "
-            f"Expected columns for {dataset.name}: {expected} (letter case does not matter)."
-        )
-    return mapping
-
-
-def fields_for_headers(columns: Iterable[str], dataset: Dataset) -> dict[str, str]:
-    """Header -> field; when two headers name the same field, the first one wins."""
-    mapping: dict[str, str] = {}
-    for header in columns:
-        field = dataset.column_for_header(header)
-        if field is not None and field not in mapping.values():
-            mapping[header] = field
-    return mapping
-
-
-def key_rows_by_field(reader: RowReader, file_format: FileFormat, dataset: Dataset) -> None:
-    """Make `reader` key its rows by dataset field. A file with a header row must name every
-    required field (ImportFileError otherwise); each JSON line names its own keys."""
+def key_rows_by_field(
+    reader: RowReader, file_format: FileFormat, dataset: Dataset, mapping: FieldMapping | None
+) -> FieldMapping:
+    """Make `reader` key its rows by dataset field, through `mapping` (field -> column; None:
+    the one `suggest_mapping` finds). Returns the mapping used. A file with a header row
+    must give every required field a column (ImportFileError otherwise); each JSON line
+    names its own keys, so a line without a required one is a row to skip."""
     if file_format is FileFormat.JSONL:
-        reader.rename(lambda keys: fields_for_headers(keys, dataset))
-    else:
-        mapping = map_headers(reader.columns, dataset)
-        reader.rename(lambda _header: mapping)
+        chosen = mapping or suggest_mapping(reader.columns, dataset)
+        renaming = columns_to_fields(chosen)
+        if mapping is None:  # each line's own keys, matched as its first line's were
+            reader.rename(lambda keys: columns_to_fields(suggest_mapping(keys, dataset)))
+        else:
+            reader.rename(lambda _keys: renaming)
+        return chosen
+    try:
+        chosen = checked_mapping(
+            mapping if mapping is not None else suggest_mapping(reader.columns, dataset),
+            reader.columns,
+            dataset,
+            suggested=mapping is None,
+        )
+    except MappingError as error:
+        raise ImportFileError(str(error)) from None
+    renaming = columns_to_fields(chosen)
+    reader.rename(lambda _header: renaming)
+    return chosen
 
 
 def records(rows: Sequence[RawRow], *, all_text: bool) -> list[dict[str, Any]]:

@@ -8,6 +8,8 @@ from sqlmodel import SQLModel
 
 import jobs_ui.access.api_keys  # registers the api_key table
 import jobs_ui.datasets
+import jobs_ui.jobs.mappings  # registers the remembered_mapping table
+import jobs_ui.jobs.uploads  # registers the inspected_upload table
 import jobs_ui.models  # noqa: F401  (registers the job table)
 from jobs_ui.db import make_engine
 from jobs_ui.migrations.scope import is_the_apps_own

@@ -6,22 +6,28 @@ import pytest
 
 from jobs_ui.datasets import registry
 from jobs_ui.engines.formats import RawRow
-from jobs_ui.engines.records import ImportFileError, map_headers, records
+from jobs_ui.engines.mapping import MappingError, checked_mapping, suggest_mapping
+from jobs_ui.engines.records import records
 
 CONTACTS = registry.get("contacts")
 
 
 def test_headers_match_fields_ignoring_case_and_spaces_first_one_wins():
-    mapping = map_headers([" EMAIL ", "Name", "email", "notes"], CONTACTS)
-    assert mapping == {" EMAIL ": "email", "Name": "name"}
+    mapping = suggest_mapping([" EMAIL ", "Name", "email", "notes"], CONTACTS)
+    assert mapping == {"name": "Name", "email": " EMAIL ", "company": None, "phone": None}
 
 
 def test_a_missing_required_column_is_named_with_what_is_expected():
-    with pytest.raises(ImportFileError) as caught:
-        map_headers(["name", "phone"], CONTACTS)
+    with pytest.raises(MappingError) as caught:
+        checked_mapping(
+            suggest_mapping(["name", "phone"], CONTACTS),
+            ["name", "phone"],
+            CONTACTS,
+            suggested=True,
+        )
     assert str(caught.value) == (
-        "The file has no column for email. Expected columns for contacts: "
-        "name, email, company, phone (letter case does not matter)."
+        'The file has no column for email. Its columns: "name", "phone". Map a column to '
+        "each required field of contacts (name, email) and import again."
     )
 
 

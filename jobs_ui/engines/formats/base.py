@@ -22,6 +22,12 @@ class ReaderBase(ABC):
         """The header's names, in file order (a copy: renaming reads the reader's own)."""
         return list(self._columns)
 
+    # What the file turned out to be (see RowReader); a format's reader sets its own.
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheets: list[str] | None = None
+    sheet: str | None = None
+
     def rename(self, names_for: NamesFor) -> None:
         names = names_for(self._columns)
         self._keys = tuple(names.get(column) for column in self._columns)

@@ -85,7 +85,8 @@ class CsvReader(ReaderBase):
             binary.close()
             raise
         self._binary = binary
-        self._encoding = encoding
+        self._encoding = self.encoding = encoding
+        self.delimiter = delimiter
         self._max_columns = limits.max_columns
         self._progress = ByteProgress(binary, size)
         # UTF-8 is read as it is; other encodings reach the TextIOWrapper as UTF-8.

@@ -60,6 +60,7 @@ class JsonLinesReader(ReaderBase):
             raise
         self._binary = binary
         self._limits = limits
+        self.encoding = "utf-8"  # JSON text is UTF-8 (RFC 8259)
         self._progress = ByteProgress(binary, size)
         first_keys = _first_object_keys(text)
         # Too many: that line is reported as it is read, and none of them become columns.

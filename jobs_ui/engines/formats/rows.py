@@ -40,6 +40,26 @@ class RowReader(Protocol):
         """Header names in file order."""
         ...
 
+    @property
+    def encoding(self) -> str | None:
+        """The text encoding read (text files), or None."""
+        ...
+
+    @property
+    def delimiter(self) -> str | None:
+        """The cell delimiter (delimited text), or None."""
+        ...
+
+    @property
+    def sheets(self) -> list[str] | None:
+        """A workbook's sheet names in workbook order, or None for a text file."""
+        ...
+
+    @property
+    def sheet(self) -> str | None:
+        """The sheet being read (workbooks), or None."""
+        ...
+
     def rename(self, names_for: NamesFor) -> None:
         """Key the rows read from now on by `names_for`'s names (a JSON line's key set is
         asked once); columns it leaves out are left out of the rows."""
