@@ -117,6 +117,21 @@ class JobPublic(Schema):
     updated_at: Timestamp
     # Beyond the contract: what the pages and scripts use.
     message: str = Field(description="What the job is doing, in words.")
+    rows_per_second: float | None = Field(
+        json_schema_extra={"minimum": 0},
+        description=(
+            "Rows the current step processes per second, smoothed. PROCESSING only; null "
+            "until known (the first seconds, or no rows counted yet) and once the job ends."
+        ),
+    )
+    eta_seconds: int | None = Field(
+        json_schema_extra={"minimum": 0},
+        description=(
+            "About how many seconds are left, from the progress's smoothed pace. PROCESSING "
+            "only; null until known (the first seconds, or under 2 points of progress) and "
+            "once the job ends."
+        ),
+    )
     kind: JobKind
     dataset: str
     version: int = Field(
@@ -187,3 +202,29 @@ class StatusUpdateMessage(JobPublic, _StatusUpdateType):
     def of(cls, job: JobPublic) -> StatusUpdateMessage:
         # Already validated as JobPublic: copy its values rather than validate them again.
         return cls.model_construct(**dict(job))
+
+
+# --- inspecting a file before importing it (POST /jobs/inspect) -------------------------
+
+
+class InspectionPublic(Schema):
+    """A stored upload's start and the column mapping suggested for it."""
+
+    upload_id: uuid.UUID = Field(description="Pass as `uploadId` to import this file.")
+    file_name: str
+    format: Literal["csv", "jsonl", "xlsx"]
+    encoding: str | None = Field(description="The text encoding read (text files).")
+    delimiter: str | None = Field(description="The cell delimiter (delimited text).")
+    sheets: list[str] | None = Field(description="A workbook's sheet names; null for text.")
+    sheet: str | None = Field(description="The sheet previewed (workbooks).")
+    columns: list[str] = Field(description="The file's headers, in order.")
+    sample_rows: list[list[str | None]] = Field(
+        description="The first rows, one cell per column (null where blank)."
+    )
+    suggested_mapping: dict[str, str | None] = Field(
+        description="Every field of the dataset -> the column suggested for it, or null."
+    )
+    missing_required: list[str] = Field(description="Required fields no column was found for.")
+    remembered_mapping: bool = Field(
+        description="The suggestion is the mapping you last used for these headers."
+    )

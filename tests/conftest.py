@@ -23,6 +23,7 @@ from sqlalchemy import text
 from jobs_ui.access.api_keys import create_key
 from jobs_ui.api.app import create_api
 from jobs_ui.db import make_engine
+from jobs_ui.migrations.scope import own_tables
 from jobs_ui.services import Services
 from jobs_ui.settings import Settings
 from tests.support.services import (
@@ -70,7 +71,8 @@ class ScaledStack:
         """Empty tables and files between tests (the worker keeps running)."""
         engine = make_engine(self.environment["DATABASE_URL"])
         with engine.begin() as connection:
-            connection.execute(text("TRUNCATE job, contacts, products, api_key RESTART IDENTITY"))
+            tables = ", ".join(sorted(own_tables()))  # every table of the app's own
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY"))
         engine.dispose()
         empty_dir(self.data_dir)
 

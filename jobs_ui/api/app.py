@@ -15,12 +15,13 @@ from jobs_ui.access.origins import TrustedOrigins
 from jobs_ui.api import fallback, files, jobs, stream
 from jobs_ui.api.allowed import MethodTable
 from jobs_ui.api.errors import install_error_handlers
-from jobs_ui.api.jobs import IMPORT_FORM
+from jobs_ui.api.jobs import IMPORT_FORM, INSPECT_FORM
 from jobs_ui.datasets import registry
 from jobs_ui.services import Services
 from jobs_ui.urls import API_PREFIX, JOBS_API
 
 IMPORT_PATH = f"{JOBS_API}/import"
+INSPECT_PATH = f"{JOBS_API}/inspect"
 REFLEX_UPLOAD_PATH = "/_upload"  # Reflex's own upload route, which the import page uses
 # Room for the multipart framing and the small fields around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -86,27 +87,49 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     datasets = registry.names()
-    schemas[IMPORT_FORM] = {
-        "title": IMPORT_FORM,
-        "type": "object",
-        "required": ["file", "dataset"],
-        "properties": {
-            "file": {
-                "type": "string",
-                "format": "binary",
-                "minLength": 1,  # an empty file is refused (400)
-                "description": "The file to import: .csv, .tsv, .txt, .jsonl or .xlsx, told "
-                "apart by the extension of its file name; at most "
-                f"{api.state.services.settings.max_upload_bytes:,} bytes (else 413).",
-            },
-            "dataset": {"type": "string", "enum": datasets, "description": "Where to import."},
-        },
-    }
+    max_bytes = api.state.services.settings.max_upload_bytes
+    schemas[IMPORT_FORM] = _upload_form(IMPORT_FORM, datasets, max_bytes, importing=True)
+    schemas[INSPECT_FORM] = _upload_form(INSPECT_FORM, datasets, max_bytes, importing=False)
     export = schemas.get("ExportRequest", {}).get("properties", {}).get("dataset")
     if export is not None:
         export["enum"] = datasets
     api.openapi_schema = document
     return document
+
+
+def _upload_form(
+    title: str, datasets: list[str], max_bytes: int, *, importing: bool
+) -> dict[str, Any]:
+    """The multipart body of /import and /inspect: a file, or the uploadId of one inspected."""
+    properties: dict[str, Any] = {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "minLength": 1,  # an empty file is refused (400)
+            "description": "The file: .csv, .tsv, .txt, .jsonl or .xlsx, told apart by the "
+            f"extension of its file name; at most {max_bytes:,} bytes (else 413).",
+        },
+        "uploadId": {
+            "type": "string",
+            "format": "uuid",
+            "description": "Instead of file: the uploadId /inspect answered (kept 24 hours).",
+        },
+        "dataset": {"type": "string", "enum": datasets, "description": "Where to import."},
+        "sheet": {"type": "string", "description": "A workbook's sheet (default: the first)."},
+    }
+    if importing:
+        properties["mapping"] = {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "A JSON object field -> column header (a field left out or null "
+            "is not imported). Default: the mapping /inspect suggests.",
+        }
+    return {
+        "title": title,
+        "type": "object",
+        "required": ["dataset"],
+        "properties": properties,
+    }
 
 
 def guarded(app: ASGIApp, services: Services) -> ASGIApp:
@@ -127,7 +150,7 @@ def guard_options(services: Services) -> dict[str, Any]:
         "api_prefix": f"{API_PREFIX}/",
         "origins": services.origins,
         "limits": BodyLimits(
-            upload_paths=frozenset({IMPORT_PATH, REFLEX_UPLOAD_PATH}),
+            upload_paths=frozenset({IMPORT_PATH, INSPECT_PATH, REFLEX_UPLOAD_PATH}),
             upload_file=settings.max_upload_bytes,
             upload_overhead=MULTIPART_OVERHEAD,
             other=settings.max_json_bytes,

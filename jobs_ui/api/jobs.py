@@ -6,12 +6,17 @@ Each returns a model of `jobs_ui.schemas` and declares it, and every error it ca
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import json
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
 from jobs_ui.access.tokens import AccessToken
@@ -19,14 +24,28 @@ from jobs_ui.api.deps import ActorDep, JobIdPath, ReaderDep, ServicesDep
 from jobs_ui.api.errors import GUARDED_POST, ApiError, error_responses
 from jobs_ui.datasets import registry
 from jobs_ui.jobs.commands import CreatedJob
+from jobs_ui.jobs.import_inputs import Inspection
 from jobs_ui.models import JobKind, JobStatus, job_public
-from jobs_ui.schemas import AccessTokenPublic, CreatedJobPublic, JobList, JobPublic
+from jobs_ui.schemas import (
+    AccessTokenPublic,
+    CreatedJobPublic,
+    InspectionPublic,
+    JobList,
+    JobPublic,
+)
 from jobs_ui.urls import JOBS_API
 
 router = APIRouter(prefix=JOBS_API, tags=["jobs"])
 
 IMPORT_FORM = "ImportForm"
 """The import's multipart body, as a component (jobs_ui.api.app fills in the datasets)."""
+INSPECT_FORM = "InspectForm"
+MAX_FIELD_CHARS = 255  # a sheet name or an upload id
+MAX_MAPPING_CHARS = 32 * 1024
+MAPPING_SHAPE = (
+    'mapping must be a JSON object of field -> column header (or null), e.g. {"name": '
+    '"Full Name", "email": "E-mail"}.'
+)
 IMPORT_FILE_NAME = 'form-data; name="file"; filename="contacts.csv"'
 CURSOR_FORMAT = "jobs-cursor"
 
@@ -53,68 +72,190 @@ def token_public(token: AccessToken) -> AccessTokenPublic:
     )
 
 
-# Read by the route itself (request.form), after the caller is known to be able to start a
-# job: so declared here rather than as parameters.
-IMPORT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {"$ref": f"#/components/schemas/{IMPORT_FORM}"},
-                "encoding": {
-                    "file": {
-                        "contentType": "application/octet-stream",
-                        # The file name's extension says how to read it.
-                        "headers": {
-                            "Content-Disposition": {
-                                "schema": {"type": "string", "example": IMPORT_FILE_NAME}
-                            }
-                        },
-                    }
-                },
-            }
-        },
+def form_body(component: str) -> dict[str, Any]:
+    """The multipart body of an upload route, as a component (jobs_ui.api.app fills it in).
+
+    Read by the route itself (request.form), after the caller is known to be able to start
+    a job: so declared here rather than as parameters."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"$ref": f"#/components/schemas/{component}"},
+                    "encoding": {
+                        "file": {
+                            "contentType": "application/octet-stream",
+                            # The file name's extension says how to read it.
+                            "headers": {
+                                "Content-Disposition": {
+                                    "schema": {"type": "string", "example": IMPORT_FILE_NAME}
+                                }
+                            },
+                        }
+                    },
+                }
+            },
+        }
     }
-}
+
+
+@router.post(
+    "/inspect",
+    response_model=InspectionPublic,
+    responses=error_responses(*GUARDED_POST, 404, 415, 422, 429),
+    openapi_extra=form_body(INSPECT_FORM),
+)
+async def inspect_file(
+    request: Request, services: ServicesDep, principal: ActorDep
+) -> InspectionPublic:
+    """Multipart `file` + `dataset` (or `uploadId` of a file inspected before, to see
+    another `sheet`) -> its columns, first rows and the suggested mapping. The file is kept
+    under `uploadId` for 24 hours: import it with that id instead of sending it again."""
+    commands = services.commands
+    await run_in_threadpool(commands.check_can_inspect, principal)
+    async with multipart_form(request) as form:
+        dataset = _dataset_field(form)
+        sheet = _optional_text(form, "sheet")
+        upload_id = _upload_id(form)
+        if upload_id is not None:
+            inspection = await run_in_threadpool(
+                commands.inspect_upload, principal, upload_id, dataset=dataset, sheet=sheet
+            )
+        else:
+            upload = _file_field(form)
+            inspection = await run_in_threadpool(
+                functools.partial(
+                    commands.inspect,
+                    principal,
+                    dataset=dataset,
+                    filename=str(upload.filename),
+                    source=upload.file,
+                    sheet=sheet,
+                )
+            )
+    return inspection_public(inspection)
 
 
 @router.post(
     "/import",
     status_code=201,
     response_model=CreatedJobPublic,
-    responses=error_responses(*GUARDED_POST, 415, 422, 429, 503),
-    openapi_extra=IMPORT_BODY,
+    responses=error_responses(*GUARDED_POST, 404, 415, 422, 429, 503),
+    openapi_extra=form_body(IMPORT_FORM),
 )
 async def create_import(
     request: Request, services: ServicesDep, principal: ActorDep
 ) -> CreatedJobPublic:
-    """Multipart `file` + `dataset` -> a PENDING import job."""
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise ApiError(415, "Send the upload as multipart/form-data with fields file and dataset.")
+    """Multipart `file` (or `uploadId` from /inspect) + `dataset`, with an optional
+    `mapping` (a JSON object field -> column; a field left out or null is not imported) and
+    `sheet` -> a PENDING import job. Without `mapping`, the one /inspect suggests is used."""
     commands = services.commands
     # Before the body is read: a caller at a limit does not get to send 200 MB first.
     await run_in_threadpool(commands.check_can_start, principal)
+    async with multipart_form(request) as form:
+        dataset = _dataset_field(form)
+        options: dict[str, Any] = {
+            "dataset": dataset,
+            "mapping": _mapping_field(form),
+            "sheet": _optional_text(form, "sheet"),
+        }
+        upload_id = _upload_id(form)
+        if upload_id is not None:
+            if isinstance(form.get("file"), UploadFile):
+                raise ApiError(400, "Send either the file or an uploadId, not both.")
+            options["upload_id"] = upload_id
+        else:
+            upload = _file_field(form)
+            options |= {"filename": upload.filename, "source": upload.file}
+        created = await run_in_threadpool(
+            functools.partial(commands.create_import, principal, **options)
+        )
+    return created_public(created)
+
+
+@contextlib.asynccontextmanager
+async def multipart_form(request: Request) -> AsyncIterator[FormData]:
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        raise ApiError(415, "Send the upload as multipart/form-data with fields file and dataset.")
     try:
         form = await request.form(max_files=1, max_fields=10)
     except MultiPartException as error:
         raise ApiError(400, f"The upload could not be read: {error.message}") from None
     try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise ApiError(400, "Attach the file to import in the field named file.")
-        dataset = form.get("dataset")
-        if not isinstance(dataset, str) or not dataset.strip():
-            raise ApiError(400, f"Say which dataset to import into: {', '.join(registry.names())}.")
-        created = await run_in_threadpool(
-            commands.create_import,
-            principal,
-            dataset=dataset,
-            filename=upload.filename,
-            source=upload.file,
-        )
+        yield form
     finally:
         await form.close()
-    return created_public(created)
+
+
+def _file_field(form: FormData) -> UploadFile:
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise ApiError(400, "Attach the file to import in the field named file.")
+    return upload
+
+
+def _dataset_field(form: FormData) -> str:
+    dataset = form.get("dataset")
+    if not isinstance(dataset, str) or not dataset.strip():
+        raise ApiError(400, f"Say which dataset to import into: {', '.join(registry.names())}.")
+    return dataset
+
+
+def _optional_text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_FIELD_CHARS:
+        raise ApiError(
+            422, f"The field {name} must be text of at most {MAX_FIELD_CHARS} characters."
+        )
+    return value
+
+
+def _upload_id(form: FormData) -> uuid.UUID | None:
+    text = _optional_text(form, "uploadId")
+    if text is None:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise ApiError(422, "uploadId is not valid; use the uploadId /inspect answered.") from None
+
+
+def _mapping_field(form: FormData) -> dict[str, object] | None:
+    value = form.get("mapping")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_MAPPING_CHARS:
+        raise ApiError(422, MAPPING_SHAPE)
+    try:
+        mapping = json.loads(value)
+    except ValueError:
+        raise ApiError(422, MAPPING_SHAPE) from None
+    if not isinstance(mapping, dict) or not all(
+        column is None or isinstance(column, str) for column in mapping.values()
+    ):
+        raise ApiError(422, MAPPING_SHAPE)
+    return mapping
+
+
+def inspection_public(inspection: Inspection) -> InspectionPublic:
+    preview = inspection.preview
+    return InspectionPublic(
+        upload_id=inspection.upload.id,
+        file_name=inspection.upload.file_name,
+        format=preview.format.value,
+        encoding=preview.encoding,
+        delimiter=preview.delimiter,
+        sheets=preview.sheets,
+        sheet=preview.sheet,
+        columns=preview.columns,
+        sample_rows=preview.sample_rows,
+        suggested_mapping=inspection.suggested,
+        missing_required=inspection.missing_required,
+        remembered_mapping=inspection.remembered,
+    )
 
 
 @router.post(

@@ -16,6 +16,7 @@ import logging
 import operator
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from jobs_ui.engines.mapping import FieldMapping
 from jobs_ui.engines.postgres_save import save_through_copy
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.records import ImportFileError, key_rows_by_field, records
-from jobs_ui.engines.row_errors import describe_validation_error
+from jobs_ui.engines.row_errors import ProblemGroup, describe_problems, validation_problems
 from jobs_ui.engines.staging import ImportStaging, sql_quote
 from jobs_ui.files import DataFiles
 from jobs_ui.models import Job
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ImportFileError", "run_import"]
 
-ERRORS_IN_RESULT = 100
+ERRORS_IN_RESULT = 100  # problems listed one by one in the result (the report has them all)
+SUMMARY_GROUPS = 50  # reasons in the result's errorSummary, largest first
 BATCH_ROWS = 1_000  # rows read, validated and staged together; progress is reported per batch
 COPY_PART_ROWS = 100_000  # file rows per INSERT ... SELECT on SQLite, between progress reports
 VALIDATION_SHARE = 90  # percent of the bar for phase 1
@@ -63,7 +65,7 @@ def run_import(
     staging = ImportStaging(scratch, dataset.sql_table, dataset.columns, dataset.key)
     with contextlib.closing(staging):
         try:
-            total_rows = _validate_file(
+            total_rows, mapping = _validate_file(
                 upload,
                 file_format,
                 dataset,
@@ -77,14 +79,15 @@ def run_import(
         if total_rows == 0:
             raise ImportFileError("The file has a header but no data rows.")
         report = files.error_report_path(job.id)
-        imported, errors = _save(engine, dataset, staging, reporter, report)
-    skipped = total_rows - imported
+        imported, skipped_rows = _save(engine, dataset, staging, reporter, report, mapping)
     return {
         "importedCount": imported,
-        "skippedCount": skipped,
+        "skippedCount": total_rows - imported,
         "totalRows": total_rows,
-        "errors": errors,
+        "errors": skipped_rows.errors,
+        "errorSummary": skipped_rows.summary,
         "fileName": job.params.get("fileName"),
+        "mapping": mapping,
     }
 
 
@@ -96,12 +99,13 @@ def _validate_file(
     reporter: ProgressReporter,
     limits: FileLimits,
     mapping: FieldMapping | None,
-) -> int:
-    """Phase 1: every row is validated and either staged or recorded as skipped."""
+) -> tuple[int, FieldMapping]:
+    """Phase 1: every row is validated and either staged or recorded as skipped. Returns
+    the rows read and the mapping used (`mapping`, or the one suggested when None)."""
     reporter.update(0, "Reading the file", force=True)
     total = 0
     with open_reader(upload, file_format, limits) as reader:
-        key_rows_by_field(reader, file_format, dataset, mapping)
+        used = key_rows_by_field(reader, file_format, dataset, mapping)
         all_text = file_format is FileFormat.CSV
         rows = iter(reader)
         while batch := list(itertools.islice(rows, BATCH_ROWS)):
@@ -109,7 +113,7 @@ def _validate_file(
             total += len(batch)
             percent = int(reader.fraction_read() * VALIDATION_SHARE)
             reporter.update(percent, f"Validating rows: {total:,} read")
-    return total
+    return total, used
 
 
 def _validate_batch(
@@ -129,7 +133,8 @@ def _validate_batch(
         try:
             row = validate(record)
         except ValidationError as error:
-            staging.skip(raw.number, record, describe_validation_error(error, model))
+            problems = validation_problems(error, model, record)
+            staging.skip(raw.number, record, describe_problems(problems), problems)
             continue
         valid.append((raw.number, *values_of(row)))
     staging.stage_many(valid)
@@ -145,11 +150,12 @@ def _save(
     staging: ImportStaging,
     reporter: ProgressReporter,
     report: Path,
-) -> tuple[int, list[dict[str, Any]]]:
+    mapping: FieldMapping,
+) -> tuple[int, SkippedRows]:
     """Phase 2: one transaction; rows whose key is already in the table are skipped.
 
     The error report is written before the commit, so once rows are kept nothing is left
-    that could fail the job. Returns the rows written and the first skipped rows.
+    that could fail the job. Returns the rows written and what was skipped, and why.
     """
     to_write = staging.staged_count
     reporter.update(VALIDATION_SHARE, f"Saving {to_write:,} valid rows", force=True)
@@ -168,7 +174,7 @@ def _save(
                     connection.begin(),
                 ):
                     written = _save_within_sqlite(dataset, staging, progress)
-                    errors = _write_error_report(report, dataset, staging)
+                    skipped = _report_skipped(report, dataset, staging, mapping)
                     reporter.check_cancelled()  # last chance: after the commit rows are kept
             except BaseException:
                 # Never hand the pool a connection that may still have the scratch attached.
@@ -181,11 +187,16 @@ def _save(
                 _skip_repeated_keys(dataset, staging)
                 progress.to_write = staging.staged_count  # the repeats will not be written
                 written = save_through_copy(
-                    connection, dataset, staging, progress.advance, _exists_reason(dataset)
+                    connection,
+                    dataset,
+                    staging,
+                    progress.advance,
+                    _exists_reason(dataset),
+                    _exists_problem(dataset),
                 )
-                errors = _write_error_report(report, dataset, staging)
+                skipped = _report_skipped(report, dataset, staging, mapping)
                 reporter.check_cancelled()
-    return written, errors
+    return written, skipped
 
 
 class _SaveProgress:
@@ -217,7 +228,9 @@ def _save_within_sqlite(dataset: Dataset, staging: ImportStaging, progress: _Sav
     table = dataset.sql_table
     had_rows = staging.table_has_rows(table)
     existing = (
-        staging.skip_existing(table, _exists_prefix(dataset), _exists_suffix(dataset))
+        staging.skip_existing(
+            table, _exists_prefix(dataset), _exists_suffix(dataset), _exists_problem(dataset)
+        )
         if had_rows
         else 0
     )
@@ -244,7 +257,16 @@ def _save_within_sqlite(dataset: Dataset, staging: ImportStaging, progress: _Sav
 
 
 def _skip_repeated_keys(dataset: Dataset, staging: ImportStaging) -> int:
-    return staging.skip_repeated_keys(f"Duplicate {dataset.key}: same as row ", " of this file")
+    key = dataset.key
+    return staging.skip_repeated_keys(
+        f"Duplicate {key}: same as row ",
+        " of this file",
+        f"Duplicate {key}: the same {key} is in an earlier row of this file",
+    )
+
+
+def _exists_problem(dataset: Dataset) -> str:
+    return f"{dataset.key}: already exists in {dataset.name}"
 
 
 def _exists_reason(dataset: Dataset) -> Callable[[Any], str]:
@@ -273,22 +295,50 @@ def _lock_table(connection: Connection, dataset: Dataset) -> None:
     # SQLite: BEGIN IMMEDIATE (the write-lock option) already holds the only write lock.
 
 
-def _write_error_report(
-    path: Path, dataset: Dataset, staging: ImportStaging
-) -> list[dict[str, Any]]:
-    """Write every skipped row to a CSV (re-importable once fixed); return the first ones."""
-    first: list[dict[str, Any]] = []
+@dataclass(frozen=True)
+class SkippedRows:
+    """What the result says of the skipped rows: the first problems one by one, each with
+    its field, the file's column and the offending value, and one entry per reason."""
+
+    errors: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+
+
+def _report_skipped(
+    path: Path, dataset: Dataset, staging: ImportStaging, mapping: FieldMapping
+) -> SkippedRows:
+    """Write every skipped row to a CSV (re-importable once fixed) and sum up why."""
     if staging.skipped_count == 0:
-        return first
+        return SkippedRows([], [])
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row", *dataset.columns, "reason"])
         for row_no, cells, reason in staging.skipped_rows():
             writer.writerow([row_no, *map(_cell, cells), reason])
-            if len(first) < ERRORS_IN_RESULT:
-                first.append({"row": row_no, "message": reason})
-    return first
+    errors = [
+        {
+            "row": row,
+            "field": problem.field,
+            "column": mapping.get(problem.field) if problem.field else None,
+            "value": problem.value,
+            "message": problem.sentence,
+        }
+        for row, problem in staging.first_problems(ERRORS_IN_RESULT)
+    ]
+    groups = staging.problem_groups(limit=SUMMARY_GROUPS)
+    return SkippedRows(errors, [_group_json(group, mapping) for group in groups])
+
+
+def _group_json(group: ProblemGroup, mapping: FieldMapping) -> dict[str, Any]:
+    return {
+        "field": group.field,
+        "column": mapping.get(group.field) if group.field else None,
+        "message": group.message,
+        "count": group.count,
+        "rows": group.rows,
+        "examples": group.examples,
+    }
 
 
 def _cell(value: str | None) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from jobs_ui.datasets import Dataset
+from jobs_ui.engines.row_errors import Problem
 from jobs_ui.engines.staging import ImportStaging
 
 COPY_BATCH = 5_000  # staged rows read per batch; progress is reported after each
@@ -30,6 +31,7 @@ def save_through_copy(
     staging: ImportStaging,
     advance: Advance,
     existing_reason: Callable[[Any], str],
+    existing_problem: str,
 ) -> int:
     """Copy the staged rows into `dataset`'s table, skipping (and recording in `staging`)
     rows whose key it already holds; returns how many rows were written."""
@@ -51,7 +53,7 @@ def save_through_copy(
                 advance(len(batch), 0)
         cursor.execute(f"CREATE INDEX ON {TEMPORARY_TABLE} ({key})")
     existing = f"EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})"
-    _skip_existing(connection, dataset, staging, existing, existing_reason)
+    _skip_existing(connection, dataset, staging, existing, existing_reason, existing_problem)
     written = connection.exec_driver_sql(
         f"INSERT INTO {target} ({names}) SELECT {names} FROM {TEMPORARY_TABLE} AS s "
         f"WHERE NOT {existing} ORDER BY s._row_no"
@@ -66,6 +68,7 @@ def _skip_existing(
     staging: ImportStaging,
     existing: str,
     reason: Callable[[Any], str],
+    problem: str,
 ) -> None:
     """Record each staged row whose key the table already holds, a batch at a time."""
     quote = connection.dialect.identifier_preparer.quote
@@ -82,4 +85,6 @@ def _skip_existing(
         while rows := cursor.fetchmany(SKIPPED_BATCH):
             for row_no, *values in rows:
                 record = dict(zip(dataset.columns, values, strict=True))
-                staging.skip(row_no, record, reason(values[key_index]))
+                key = values[key_index]
+                said = reason(key)
+                staging.skip(row_no, record, said, [Problem(dataset.key, problem, str(key), said)])

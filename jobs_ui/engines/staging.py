@@ -26,8 +26,10 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.types import TypeEngine
 
 from jobs_ui.db import row_converter
+from jobs_ui.engines.row_errors import Problem, ProblemGroup
 
 StagedRow = tuple[int, tuple[Any, ...]]  # (row number, values in column order)
+VALUE_CHARS = 200  # of an offending value kept with its problem (the report keeps it whole)
 Processor = Callable[[Any], Any]
 SCHEMA = "import_staging"
 """The name the scratch file is attached under in a SQLite dataset database."""
@@ -77,6 +79,8 @@ class ImportStaging:
             CREATE TABLE staged (_row_no INTEGER PRIMARY KEY, {untyped});
             CREATE TABLE skipped (_row_no INTEGER NOT NULL, _reason TEXT NOT NULL, {as_text});
             CREATE INDEX skipped_in_file_order ON skipped (_row_no);
+            CREATE TABLE problems (_row_no INTEGER NOT NULL, _field TEXT, _message TEXT NOT NULL,
+                                   _value TEXT, _detail TEXT);
             BEGIN;
             """
         )
@@ -106,7 +110,7 @@ class ImportStaging:
             sql = self._inserts[count] = "INSERT INTO staged VALUES " + ", ".join([row] * count)
         return sql
 
-    def skip_repeated_keys(self, reason_prefix: str, reason_suffix: str) -> int:
+    def skip_repeated_keys(self, reason_prefix: str, reason_suffix: str, problem: str) -> int:
         """Move each staged row whose key an earlier staged row has to the skipped rows.
 
         The key index is built only now, in one go: cheaper than keeping it up to date row by
@@ -119,6 +123,12 @@ class ImportStaging:
             EXISTS (SELECT 1 FROM {at}staged AS e WHERE e.{key} = s.{key} AND e._row_no < s._row_no)
             AND NOT EXISTS (SELECT 1 FROM {at}skipped AS k WHERE k._row_no = s._row_no)"""
         first = f"(SELECT min(e._row_no) FROM {at}staged AS e WHERE e.{key} = s.{key})"
+        self._record_problems(
+            f"FROM {at}staged AS s WHERE {repeated}",
+            problem,
+            detail=f"? || {first} || ?",
+            detail_params=(reason_prefix, reason_suffix),
+        )
         moved = self._db.execute(
             f"""
             INSERT INTO {at}skipped (_row_no, _reason, {self._names})
@@ -137,14 +147,89 @@ class ImportStaging:
         self.skipped_count += moved
         return moved
 
-    def skip(self, row_no: int, record: Mapping[str, Any], reason: str) -> None:
-        """Keep a row that will not be imported, with why, for the error report."""
+    def skip(
+        self,
+        row_no: int,
+        record: Mapping[str, Any],
+        reason: str,
+        problems: Sequence[Problem] = (),
+    ) -> None:
+        """Keep a row that will not be imported, with why (the whole sentence for the error
+        report, and each problem apart for the summary; none given: the sentence is one)."""
         cells = [_as_text(record.get(name)) for name in self.columns]
         marks = ", ".join("?" * (len(self.columns) + 2))
         self._db.execute(
             f"INSERT INTO {self._prefix}skipped VALUES ({marks})", (row_no, reason, *cells)
         )
+        self._db.executemany(
+            f"INSERT INTO {self._prefix}problems VALUES (?, ?, ?, ?, ?)",
+            [
+                (row_no, each.field, each.message, _clipped(each.value), each.detail)
+                for each in problems or (Problem(None, reason),)
+            ],
+        )
         self.skipped_count += 1
+
+    def _record_problems(
+        self, rows_sql: str, message: str, *, detail: str, detail_params: tuple[str, ...]
+    ) -> None:
+        """One problem on the key, with its value, for each staged row `rows_sql` selects;
+        `detail` is the SQL of its row's own sentence (naming the other row, or the key)."""
+        key = _quote(self.key)
+        self._db.execute(
+            f"INSERT INTO {self._prefix}problems (_row_no, _field, _message, _value, _detail) "
+            f"SELECT s._row_no, ?, ?, substr(CAST(s.{key} AS TEXT), 1, {VALUE_CHARS}), {detail} "
+            f"{rows_sql}",
+            (self.key, message, *detail_params),
+        )
+
+    # --- after saving: what was skipped, and why -----------------------------------------
+
+    def first_problems(self, limit: int) -> list[tuple[int, Problem]]:
+        """The first `limit` problems in file order, as (row number, problem)."""
+        cursor = self._db.execute(
+            f"SELECT _row_no, _field, _message, _value, _detail FROM {self._prefix}problems "
+            "ORDER BY _row_no, rowid LIMIT ?",
+            (limit,),
+        )
+        return [(row, Problem(*problem)) for row, *problem in cursor]
+
+    def problem_groups(
+        self, *, limit: int, rows_each: int = 10, examples_each: int = 5
+    ) -> list[ProblemGroup]:
+        """One group per (field, message), largest first (ties: the earliest row first)."""
+        at = self._prefix
+        self._db.execute(
+            f"CREATE INDEX IF NOT EXISTS {at}problems_by_reason "
+            f"ON problems (_field, _message, _row_no)"
+        )
+        counts = self._db.execute(
+            f"SELECT _field, _message, count(*), min(_row_no) FROM {at}problems "
+            "GROUP BY _field, _message ORDER BY count(*) DESC, min(_row_no) LIMIT ?",
+            (limit,),
+        ).fetchall()
+        groups = []
+        for field, message, count, _first in counts:
+            rows = self._db.execute(
+                f"SELECT DISTINCT _row_no FROM {at}problems WHERE _field IS ? AND _message = ? "
+                "ORDER BY _row_no LIMIT ?",
+                (field, message, rows_each),
+            ).fetchall()
+            examples = self._db.execute(
+                f"SELECT DISTINCT _value FROM {at}problems WHERE _field IS ? AND _message = ? "
+                "AND _value IS NOT NULL LIMIT ?",
+                (field, message, examples_each),
+            ).fetchall()
+            groups.append(
+                ProblemGroup(
+                    field=field,
+                    message=message,
+                    count=count,
+                    rows=[row for (row,) in rows],
+                    examples=[value for (value,) in examples],
+                )
+            )
+        return groups
 
     # --- phase 2: saving, for any database -----------------------------------------------
 
@@ -202,15 +287,25 @@ class ImportStaging:
             is not None
         )
 
-    def skip_existing(self, table: Table, reason_prefix: str, reason_suffix: str) -> int:
+    def skip_existing(
+        self, table: Table, reason_prefix: str, reason_suffix: str, problem: str
+    ) -> int:
         """Record as skipped every staged row whose key `table` already holds; returns how many."""
         key = _quote(self.key)
+        existing = f"""
+            FROM {SCHEMA}.staged AS s
+            WHERE EXISTS (SELECT 1 FROM main.{_quote(table.name)} AS t WHERE t.{key} = s.{key})"""
+        self._record_problems(
+            existing,
+            problem,
+            detail=f"? || quote(s.{key}) || ?",
+            detail_params=(reason_prefix, reason_suffix),
+        )
         cursor = self._db.execute(
             f"""
             INSERT INTO {SCHEMA}.skipped (_row_no, _reason, {self._names})
             SELECT s._row_no, ? || quote(s.{key}) || ?, {self._text_of_staged()}
-            FROM {SCHEMA}.staged AS s
-            WHERE EXISTS (SELECT 1 FROM main.{_quote(table.name)} AS t WHERE t.{key} = s.{key})
+            {existing}
             """,
             (reason_prefix, reason_suffix),
         )
@@ -251,3 +346,7 @@ class ImportStaging:
 
 def _as_text(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _clipped(value: str | None) -> str | None:
+    return value if value is None or len(value) <= VALUE_CHARS else value[:VALUE_CHARS] + "…"

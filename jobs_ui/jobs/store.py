@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
+from jobs_ui.jobs.uploads import InspectedUpload
 from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, utc_now
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,13 @@ def _usage(session: Session, owner: str) -> OwnerUsage:
     stored = session.exec(
         select(func.coalesce(func.sum(Job.stored_bytes), 0)).where(Job.owner == owner)
     ).one()
-    return OwnerUsage(active_jobs=int(active), stored_bytes=int(stored))
+    # Files inspected and waiting for their import take room too.
+    waiting = session.exec(
+        select(func.coalesce(func.sum(InspectedUpload.size_bytes), 0)).where(
+            InspectedUpload.owner == owner
+        )
+    ).one()
+    return OwnerUsage(active_jobs=int(active), stored_bytes=int(stored) + int(waiting))
 
 
 class JobStore:
@@ -197,8 +204,17 @@ class JobStore:
             message="Starting",
         )
 
-    def report_progress(self, job_id: uuid.UUID, *, progress: int, message: str) -> Job | None:
-        """Record progress of a running job; it never goes backwards."""
+    def report_progress(
+        self,
+        job_id: uuid.UUID,
+        *,
+        progress: int,
+        message: str,
+        rows_per_second: float | None = None,
+        eta_seconds: int | None = None,
+    ) -> Job | None:
+        """Record progress of a running job; it never goes backwards. The pace is stored as
+        given (None: not known yet)."""
         progress = max(0, min(99, progress))
         return self._change(
             job_id,
@@ -207,6 +223,8 @@ class JobStore:
             if is_sqlite(self.engine)
             else func.greatest(Job.progress, progress),
             message=message,
+            rows_per_second=rows_per_second,
+            eta_seconds=eta_seconds,
         )
 
     def complete(
@@ -299,6 +317,8 @@ class JobStore:
                 error=WORKER_LOST_ERROR,
                 message="Failed",
                 finished_at=utc_now(),
+                rows_per_second=None,  # an ended job has no pace
+                eta_seconds=None,
             )
             if job is not None:
                 self._log_finish(job)
@@ -338,6 +358,8 @@ class JobStore:
             col(Job.status).in_(allowed),
             status=status,
             finished_at=utc_now(),
+            rows_per_second=None,  # an ended job has no pace
+            eta_seconds=None,
             **values,
         )
         if job is not None:

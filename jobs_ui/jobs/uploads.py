@@ -104,6 +104,12 @@ class UploadStore:
             session.commit()
         return bool(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult
 
+    def count_of(self, owner: str) -> int:
+        with Session(self.engine) as session:
+            return int(
+                session.exec(select(func.count()).where(InspectedUpload.owner == owner)).one()
+            )
+
     def bytes_of(self, owner: str) -> int:
         """What the owner's waiting uploads take on disk (they count against the quota)."""
         with Session(self.engine) as session:

@@ -241,7 +241,15 @@ def test_jsonl_lines_may_each_name_their_own_keys(client, services, tmp_path):
     )
     job = wait_for_end(client, start_import(client, path)["jobId"])
     assert (job["result"]["importedCount"], job["result"]["skippedCount"]) == (2, 1)
-    assert job["result"]["errors"] == [{"row": 3, "message": "email is required"}]
+    assert job["result"]["errors"] == [
+        {
+            "row": 3,
+            "field": "email",
+            "column": "email",
+            "value": None,
+            "message": "email is required",
+        }
+    ]
     with Session(services.engine) as session:
         bob = session.exec(select(Contact).where(Contact.email == "bob@example.com")).one()
     assert (bob.company, bob.phone) == ("Acme", "5551234")

@@ -29,7 +29,7 @@ def test_repeated_keys_are_reported_with_the_first_row_that_had_them(tmp_path):
         staging.stage_many([(4, *product("a")), (5, *product("c")), (6, *product("c", "9.99"))])
         assert staging.staged_count == 5
 
-        moved = staging.skip_repeated_keys("Duplicate sku: same as row ", " of this file")
+        moved = staging.skip_repeated_keys("Duplicate sku: same as row ", " of this file", "dup")
 
         assert moved == 2
         assert (staging.staged_count, staging.skipped_count) == (3, 2)
@@ -60,10 +60,12 @@ def test_attached_to_a_sqlite_database_it_copies_only_new_keys(tmp_path):
     with contextlib.closing(staging_for_products(tmp_path)) as staging:
         staging.stage_many([(2, *product("a")), (3, *product("b")), (4, *product("a"))])
         with staging.attached(database):
-            existing = staging.skip_existing(PRODUCTS.sql_table, "sku ", " already exists")
+            existing = staging.skip_existing(
+                PRODUCTS.sql_table, "sku ", " already exists", "exists"
+            )
             with pytest.raises(sqlite3.IntegrityError):  # row 4 repeats row 2's key
                 staging.copy_new(PRODUCTS.sql_table, 2, 4, only_new_keys=True)
-            repeated = staging.skip_repeated_keys("Duplicate of row ", "")
+            repeated = staging.skip_repeated_keys("Duplicate of row ", "", "dup")
             written = staging.copy_new(PRODUCTS.sql_table, 2, 4, only_new_keys=True)
             reasons = [(row, reason) for row, _cells, reason in staging.skipped_rows()]
     assert (existing, written, repeated) == (1, 1, 1)

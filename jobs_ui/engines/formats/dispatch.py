@@ -13,7 +13,14 @@ from jobs_ui.engines.formats.xlsx import XlsxReader
 from jobs_ui.engines.limits import FileLimits
 
 
-def open_reader(path: Path, fmt: FileFormat, limits: FileLimits | None = None) -> RowReader:
+def open_reader(
+    path: Path,
+    fmt: FileFormat,
+    limits: FileLimits | None = None,
+    *,
+    sheet: str | None = None,
+    preview: bool = False,
+) -> RowReader:
     """Open `path` for streaming; raises UnreadableFileError if it cannot be read at all,
     or when it is past one of `limits` (the defaults when None)."""
     readers: dict[FileFormat, Callable[[Path, FileLimits], RowReader]] = {
