@@ -190,11 +190,14 @@ class Services:
                 log.warning("could not check for stale jobs", exc_info=True)
 
     async def _sweep_old_files(self) -> None:
-        """Delete the files of jobs that ended more than `keep_files_days` ago, every hour."""
+        """Delete the files of jobs that ended more than `keep_files_days` ago, and inspected
+        uploads older than a day, every hour."""
         keep_for = timedelta(days=self.settings.keep_files_days)
         while True:
             try:
                 await asyncio.to_thread(sweep_old_files, self.store, self.files, keep_for=keep_for)
+                # Inspected files no import took within a day go too.
+                await asyncio.to_thread(self.commands.inputs.uploads.sweep)
             except (SQLAlchemyError, OSError):
                 log.warning("could not delete old job files", exc_info=True)
             await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
