@@ -119,6 +119,8 @@ async def inspect_file(
         sheet = _optional_text(form, "sheet")
         upload_id = _upload_id(form)
         if upload_id is not None:
+            if isinstance(form.get("file"), UploadFile):
+                raise ApiError(400, "Send either the file or an uploadId, not both.")
             inspection = await run_in_threadpool(
                 commands.inspect_upload, principal, upload_id, dataset=dataset, sheet=sheet
             )
@@ -214,9 +216,9 @@ def _optional_text(form: FormData, name: str) -> str | None:
 
 
 def _upload_id(form: FormData) -> uuid.UUID | None:
-    text = _optional_text(form, "uploadId")
-    if text is None:
+    if form.get("uploadId") is None:
         return None
+    text = _optional_text(form, "uploadId") or ""
     try:
         return uuid.UUID(text)
     except ValueError:

@@ -170,7 +170,8 @@ FIXED_JSON = (
     '"error":null,"result":{"fileUrl":"/api/import-export/jobs/'
     '12345678-1234-4234-8234-123456789abc/download","fileName":"contacts.csv",'
     '"rowCount":2,"sizeBytes":40,"format":"csv"},"updatedAt":"2026-01-31T12:00:02.005Z",'
-    '"message":"Exported 2 rows","kind":"EXPORT","dataset":"contacts","version":4,'
+    '"message":"Exported 2 rows","rowsPerSecond":null,"etaSeconds":null,'
+    '"kind":"EXPORT","dataset":"contacts","version":4,'
     '"retryOf":null,"createdAt":"2026-01-31T12:00:00.123Z",'
     '"startedAt":"2026-01-31T12:00:01.000Z","finishedAt":"2026-01-31T12:00:02.005Z"}'
 )
@@ -225,6 +226,8 @@ def test_schemathesis_finds_nothing(server, api_key, tmp_path):
     report = tmp_path / "junit.xml"
     command = [
         str(SCHEMATHESIS),
+        "--config-file",
+        str(Path(__file__).with_name("schemathesis.toml")),
         "run",
         f"{server.url}{API}/openapi.json",
         "--checks",
