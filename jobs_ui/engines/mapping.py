@@ -151,3 +151,13 @@ def _listed(names: Sequence[str], word: str) -> str:
 def _quoted(columns: Sequence[str]) -> str:
     shown = ", ".join(f'"{column}"' for column in columns[:30])
     return shown + (f" and {len(columns) - 30} more" if len(columns) > 30 else "") or "none"
+
+
+# How the sentences above that refuse a mapping begin: a failed import saying one of these
+# needs its columns mapped, not the same run again.
+_MAPPING_FAILURES = ("The file has no column for", "Choose a column for", "The mapping maps")
+
+
+def is_mapping_failure(error: str) -> bool:
+    """Whether a failed import's error says its file's columns did not fit the dataset."""
+    return error.startswith(_MAPPING_FAILURES)
