@@ -63,6 +63,8 @@ class JobUpdate:
     started_at: str | None = None
     finished_at: str | None = None
     retry_of: str | None = None
+    rows_per_second: float | None = None
+    eta_seconds: int | None = None
 
     @property
     def is_final(self) -> bool:
@@ -90,6 +92,8 @@ class JobUpdate:
             started_at=_iso_or_none(job.started_at),
             finished_at=_iso_or_none(job.finished_at),
             retry_of=str(job.retry_of) if job.retry_of else None,
+            rows_per_second=job.rows_per_second,
+            eta_seconds=job.eta_seconds,
         )
 
 

@@ -70,6 +70,9 @@ class Job(SQLModel, table=True):
     heartbeat_at: datetime | None = timestamp_field(required=False)
     # Bytes of this job's files on disk (upload, export, error report): the owner's quota.
     stored_bytes: int = 0
+    # How fast a PROCESSING job goes, smoothed (None until known, and once it ends).
+    rows_per_second: float | None = None
+    eta_seconds: int | None = None
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -104,6 +107,8 @@ def job_public(job: Job) -> JobPublic:
         result=public_result(job),
         updated_at=job.updated_at,
         message=job.message,
+        rows_per_second=job.rows_per_second,
+        eta_seconds=job.eta_seconds,
         kind=job.kind,
         dataset=job.dataset,
         version=job.version,

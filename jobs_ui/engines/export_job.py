@@ -73,7 +73,7 @@ def run_export(
 
         def report(written: int) -> None:
             percent = 99 * written // total if total else 99
-            reporter.update(percent, f"Writing rows: {written:,} of {total:,}")
+            reporter.update(percent, f"Writing rows: {written:,} of {total:,}", rows=written)
 
         # Closed here, whatever happens: its cursor must not outlive this connection's turn.
         with contextlib.closing(select_batches(connection, rows_query, FETCH_BATCH)) as batches:

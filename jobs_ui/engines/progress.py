@@ -15,8 +15,14 @@ class JobCancelled(Exception):
 
 
 class ProgressReporter(Protocol):
-    def update(self, progress: int, message: str, *, force: bool = False) -> None:
-        """Record progress (0-100) and the current step; raises JobCancelled to stop."""
+    def update(
+        self, progress: int, message: str, *, force: bool = False, rows: int | None = None
+    ) -> None:
+        """Record progress (0-100) and the current step; raises JobCancelled to stop.
+
+        `rows`: how many rows the current step has processed so far (a running count, not
+        a difference; a new step starts again from 0). It gives the job's rows per second.
+        """
 
     def check_cancelled(self) -> None:
         """Raise JobCancelled if the job was asked to stop."""

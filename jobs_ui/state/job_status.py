@@ -59,6 +59,9 @@ class JobStatusState(rx.State, mixin=True):
     kind: str = ""
     dataset: str = ""
     version: int = 0
+    # The pace while PROCESSING (None until the server knows it, and once the job ends).
+    rows_per_second: float | None = None
+    eta_seconds: int | None = None
     not_found: bool = False
     # "live" (SSE), "polling", "offline" (backend unreachable; still trying), or "".
     transport: str = ""
@@ -95,6 +98,11 @@ class JobStatusState(rx.State, mixin=True):
     def is_active(self) -> bool:
         """Still to finish: pending or processing."""
         return self.status in ("PENDING", "PROCESSING")
+
+    @rx.var
+    def eta_text(self) -> str:
+        """Time left in words ("about 40 s left") while it runs and it is known; else ""."""
+        return time_left(self.eta_seconds) if self.status == "PROCESSING" else ""
 
     # --- hooks for subclasses ------------------------------------------------------------
 
@@ -133,6 +141,7 @@ class JobStatusState(rx.State, mixin=True):
         self.action_error = self.transport = ""
         self.result = {}
         self.progress = self.version = 0
+        self.rows_per_second = self.eta_seconds = None
         self.not_found = False
         if job_id:
             return self.__class__.follow
@@ -193,6 +202,7 @@ class JobStatusState(rx.State, mixin=True):
         self.error = item.error or ""
         self.result = item.result or {}
         self.kind, self.dataset, self.version = item.kind, item.dataset, item.version
+        self.rows_per_second, self.eta_seconds = item.rows_per_second, item.eta_seconds
         if item.is_final:
             self.transport = ""
         hooks = []
@@ -227,6 +237,29 @@ class JobStatusState(rx.State, mixin=True):
             self.action_error = error.message
             return None
         return rx.redirect(routes.job_page(created.job.kind.value, str(created.job.id)))
+
+
+def time_left(seconds: int | None) -> str:
+    """A job's time left as a person would say it: "about 40 s left", "about 3 min left",
+    "about 1 h 20 min left"; "" when not known. Rounded (5 s, then whole minutes), since an
+    estimate that ticks every second claims more than it knows."""
+    if seconds is None or seconds < 0:
+        return ""
+    if seconds < 10:
+        return "a few seconds left"
+    rounded = _half_up(seconds, 5)
+    if rounded < 60:
+        return f"about {rounded} s left"
+    minutes = _half_up(seconds, 60) // 60
+    if minutes < 60:
+        return f"about {minutes} min left"
+    hours, minutes = divmod(minutes, 60)
+    return f"about {hours} h {minutes} min left" if minutes else f"about {hours} h left"
+
+
+def _half_up(value: int, step: int) -> int:
+    """`value` to the nearest multiple of `step`, halves up (round() would go to even)."""
+    return (value + step // 2) // step * step
 
 
 def _job_uuid(job_id: str) -> uuid.UUID:

@@ -46,6 +46,8 @@ def test_finished_job_stream_is_exact(client):
         "result": job["result"],
         "updatedAt": job["updatedAt"],
         "message": job["message"],
+        "rowsPerSecond": None,  # an ended job has no pace
+        "etaSeconds": None,
         "kind": "EXPORT",
         "dataset": "contacts",
         "version": job["version"],
