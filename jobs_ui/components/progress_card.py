@@ -11,6 +11,7 @@ from jobs_ui.state.job_status import JobStatusState
 
 
 def progress_bar(state: type[JobStatusState]) -> rx.Component:
+    """The bar, its percentage, and while it runs about how long is left."""
     return rx.hstack(
         rx.progress(
             value=state.progress,
@@ -28,6 +29,16 @@ def progress_bar(state: type[JobStatusState]) -> rx.Component:
             data_testid="progress-percent",
             min_width="3.5em",
             align="right",
+        ),
+        rx.cond(
+            state.eta_text != "",
+            rx.text(
+                state.eta_text,
+                color_scheme="gray",
+                size="2",
+                white_space="nowrap",
+                data_testid="job-eta",
+            ),
         ),
         width="100%",
         align="center",
