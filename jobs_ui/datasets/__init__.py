@@ -5,7 +5,7 @@ process that reads the registry (backend, worker, migrations) sees the same ones
 """
 
 from jobs_ui.datasets import shipped
-from jobs_ui.datasets.fields import RowFields
+from jobs_ui.datasets.fields import FieldSpec, RowFields, about
 from jobs_ui.datasets.registry import Dataset, DatasetRegistry, UnknownDatasetError, registry
 
 register = registry.register
@@ -13,8 +13,10 @@ register = registry.register
 __all__ = [
     "Dataset",
     "DatasetRegistry",
+    "FieldSpec",
     "RowFields",
     "UnknownDatasetError",
+    "about",
     "register",
     "registry",
     "shipped",

@@ -73,6 +73,7 @@ def run_import(
                 reporter,
                 limits or FileLimits(),
                 job.params.get("mapping"),
+                job.params.get("sheet"),
             )
         except UnreadableFileError as error:
             raise ImportFileError(str(error)) from error
@@ -99,12 +100,13 @@ def _validate_file(
     reporter: ProgressReporter,
     limits: FileLimits,
     mapping: FieldMapping | None,
+    sheet: str | None,
 ) -> tuple[int, FieldMapping]:
     """Phase 1: every row is validated and either staged or recorded as skipped. Returns
     the rows read and the mapping used (`mapping`, or the one suggested when None)."""
     reporter.update(0, "Reading the file", force=True)
     total = 0
-    with open_reader(upload, file_format, limits) as reader:
+    with open_reader(upload, file_format, limits, sheet=sheet) as reader:
         used = key_rows_by_field(reader, file_format, dataset, mapping)
         all_text = file_format is FileFormat.CSV
         rows = iter(reader)
@@ -112,7 +114,7 @@ def _validate_file(
             _validate_batch(batch, records(batch, all_text=all_text), dataset, staging)
             total += len(batch)
             percent = int(reader.fraction_read() * VALIDATION_SHARE)
-            reporter.update(percent, f"Validating rows: {total:,} read")
+            reporter.update(percent, f"Validating rows: {total:,} read", rows=total)
     return total, used
 
 
@@ -214,7 +216,7 @@ class _SaveProgress:
         work = max(self.to_write * self.passes, 1)
         share = (99 - VALIDATION_SHARE) * min(self.processed, work) // work
         message = f"Saving rows: {self.written:,} of {self.to_write:,}"
-        self._reporter.update(VALIDATION_SHARE + share, message)
+        self._reporter.update(VALIDATION_SHARE + share, message, rows=self.processed)
         self._reporter.check_cancelled()
 
 
