@@ -14,6 +14,7 @@ from jobs_ui.access.guard import BodyLimits, ReflexUploads, RequestGuard
 from jobs_ui.access.origins import TrustedOrigins
 from jobs_ui.api import fallback, files, jobs, stream
 from jobs_ui.api.allowed import MethodTable
+from jobs_ui.api.datasets import router as datasets_router
 from jobs_ui.api.errors import install_error_handlers
 from jobs_ui.api.jobs import IMPORT_FORM, INSPECT_FORM
 from jobs_ui.datasets import registry
@@ -51,10 +52,17 @@ def create_api(services: Services, *, guarded: bool = True) -> FastAPI:
     api.include_router(stream.router)
     api.include_router(files.router)
     api.include_router(jobs.router)
+    api.include_router(datasets_router)
     fallback.add_fallback(api)  # last: JSON 404/405 for anything else under the API
     # What the 405s say is allowed: the docs' routes and ours (never the fallback's).
     api.state.method_table = MethodTable.of(
-        [*api.router.routes, *stream.router.routes, *files.router.routes, *jobs.router.routes]
+        [
+            *api.router.routes,
+            *stream.router.routes,
+            *files.router.routes,
+            *jobs.router.routes,
+            *datasets_router.routes,
+        ]
     )
     # Only trusted origins are answered (credentials are allowed, so never "*").
     api.add_middleware(

@@ -171,6 +171,32 @@ class JobCommands:
         job = self.visible_job(principal, job_id)
         return self.tokens.mint(job_id=job.id)
 
+    def visible_datasets(self, principal: Principal) -> list[Dataset]:
+        """The datasets this principal may import into or export (either will do: both
+        need to know the fields), by name."""
+        self._writable(principal)  # a job's token reads that job, nothing else
+        datasets = map(registry.get, registry.names())
+        return [dataset for dataset in datasets if self._may_use(principal, dataset)]
+
+    def dataset_for(self, principal: Principal, name: str) -> Dataset:
+        """One dataset, as `visible_datasets` lists it: an unknown one is 404 (it is what
+        the path names), one the principal may neither import nor export 403."""
+        self._writable(principal)
+        try:
+            dataset = registry.get(name)
+        except UnknownDatasetError:
+            raise CommandError(404, f"There is no dataset named {name[:64]!r}.") from None
+        if not self._may_use(principal, dataset):
+            raise CommandError(403, f"You may not import or export {dataset.name}.")
+        return dataset
+
+    @staticmethod
+    def _may_use(principal: Principal, dataset: Dataset) -> bool:
+        allowed = authorize_hook()
+        return allowed(principal, Action.IMPORT, dataset) or allowed(
+            principal, Action.EXPORT, dataset
+        )
+
     # --- acting ------------------------------------------------------------------------
 
     def inspect(

@@ -11,6 +11,7 @@ from typing import Any
 import reflex as rx
 
 from jobs_ui import routes
+from jobs_ui.components.dataset_fields import DatasetGuide, expected_fields, guide_for
 from jobs_ui.components.error_table import RowError, row_errors_table
 from jobs_ui.components.form import (
     dataset_select,
@@ -50,6 +51,11 @@ class ImportForm(rx.State, mixin=True):
     @rx.event
     def choose_dataset(self, dataset: str) -> None:
         self.dataset = dataset
+
+    @rx.var(deps=["dataset"], auto_deps=False)
+    def dataset_guide(self) -> DatasetGuide:
+        """The fields the chosen dataset expects, and its template's links."""
+        return guide_for(self._dataset_to_import())
 
     @rx.event
     def begin_upload(self) -> None:
@@ -188,6 +194,7 @@ def import_form(
     )
     return form_card(
         *dataset_fields,
+        expected_fields(form.dataset_guide),
         field_label("File"),
         file_drop_zone(),
         rx.foreach(
