@@ -16,6 +16,7 @@ def export_download_url(job_id: uuid.UUID | str) -> str:
 def error_report_url(job_id: uuid.UUID | str) -> str:
     return f"{JOBS_API}/{job_id}/error-report"
 
+
 DATASETS_API = f"{API_PREFIX}/datasets"
 """What each dataset expects (its fields) and a template file to fill in."""
 
