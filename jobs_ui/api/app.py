@@ -101,6 +101,11 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
     export = schemas.get("ExportRequest", {}).get("properties", {}).get("dataset")
     if export is not None:
         export["enum"] = datasets
+    for operations in document.get("paths", {}).values():  # /datasets/{name}/...: the names
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] == "path" and parameter["name"] == "name":
+                    parameter["schema"]["enum"] = datasets
     api.openapi_schema = document
     return document
 
@@ -136,6 +141,8 @@ def _upload_form(
         "title": title,
         "type": "object",
         "required": ["dataset"],
+        # A file sent now, or one inspected before: exactly one of the two.
+        "oneOf": [{"required": ["file"]}, {"required": ["uploadId"]}],
         "properties": properties,
     }
 

@@ -76,15 +76,19 @@ def test_every_route_declares_its_answers(client):
 
 
 def test_path_ids_are_uuids_and_a_malformed_one_is_a_400(client):
+    """Job ids are UUIDs; a dataset's name is one of the datasets registered."""
     doc = document(client)
-    typed = 0
+    typed = named = 0
     for path, operations in doc["paths"].items():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
-                if parameter["in"] == "path":
+                if parameter["in"] == "path" and parameter["name"] == "name":
+                    assert parameter["schema"]["enum"] == ["contacts", "products"], path
+                    named += 1
+                elif parameter["in"] == "path":
                     assert parameter["schema"]["format"] == "uuid", path
                     typed += 1
-    assert typed == 6
+    assert (typed, named) == (6, 1)
     response = client.post(f"{JOBS}/not-a-uuid/cancel")
     assert response.status_code == 400
     assert response.json() == {
