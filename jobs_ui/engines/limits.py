@@ -71,12 +71,15 @@ _WORKBOOK_TYPES = frozenset({XLSX, XLSM, XLTX, XLTM})  # content types of the wo
 @dataclass(frozen=True, slots=True)
 class FileLimits:
     """Bounds on one file's contents. The defaults are those of `Settings`
-    (JOBS_UI_MAX_LINE_BYTES, JOBS_UI_MAX_COLUMNS), which the runner passes in."""
+    (JOBS_UI_MAX_LINE_BYTES, JOBS_UI_MAX_COLUMNS, JOBS_UI_XLSX_MEMORY_MB), which the runner
+    passes in."""
 
     max_line_bytes: int = 1024 * 1024
     """Longest line (JSON Lines) or row (CSV, including quoted values over several lines)."""
     max_columns: int = 1000
     """Most columns in a header, and most keys in one JSON object or in a whole file."""
+    xlsx_memory_bytes: int = 256 * _MB
+    """Most memory a worksheet may take loaded whole (the fast way); a larger one is streamed."""
 
 
 class ContentTooLarge(Exception):

@@ -88,7 +88,11 @@ def execute_job(
 
 def file_limits(settings: Settings) -> FileLimits:
     """The limits of a file's contents that `settings` ask for."""
-    return FileLimits(max_line_bytes=settings.max_line_bytes, max_columns=settings.max_columns)
+    return FileLimits(
+        max_line_bytes=settings.max_line_bytes,
+        max_columns=settings.max_columns,
+        xlsx_memory_bytes=settings.xlsx_memory_mb * 1024 * 1024,
+    )
 
 
 def _done_message(kind: JobKind, result: dict[str, Any]) -> str:

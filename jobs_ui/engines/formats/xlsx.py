@@ -1,80 +1,104 @@
-"""XLSX: Excel workbooks, streamed row by row through openpyxl."""
+"""XLSX: one worksheet of an Excel workbook, loaded whole when it fits the memory budget
+(calamine, fast), else streamed (openpyxl, flat memory); the rows are the same either way."""
 
 from __future__ import annotations
 
 import zipfile
-import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
+from python_calamine import CalamineError
 
 from jobs_ui.engines.formats.base import ReaderBase, check_header, is_blank_cell, plural
 from jobs_ui.engines.formats.rows import EMPTY, RawRow, UnreadableFileError
+from jobs_ui.engines.formats.xlsx_package import (
+    BROKEN_WORKBOOK_ERRORS,
+    NOT_XLSX,
+    estimated_bytes,
+    read_package,
+)
+from jobs_ui.engines.formats.xlsx_sheets import LoadedSheet, SheetRows, StreamedSheet
 from jobs_ui.engines.formats.zip_guard import refuse_zip_bombs
 from jobs_ui.engines.limits import FileLimits
 
-_NOT_XLSX = "This file is not a valid Excel (.xlsx) workbook."
-
-# openpyxl reports a damaged workbook through many unrelated exception types.
-_BROKEN_WORKBOOK_ERRORS = (
-    zipfile.BadZipFile,
-    InvalidFileException,
-    KeyError,
-    IndexError,
-    ValueError,
-    TypeError,
-    SyntaxError,  # includes xml.etree.ElementTree.ParseError
-    zlib.error,
-    EOFError,
-    OSError,  # e.g. "File contains no valid workbook part"
-    RuntimeError,  # zipfile: encrypted entries
-)
+_ERRORS = (*BROKEN_WORKBOOK_ERRORS, CalamineError)
 
 
-def _open_workbook(file: IO[bytes]) -> Workbook:
-    """Open a workbook for streaming, or say in plain words that it is not one."""
-    try:
-        refuse_zip_bombs(file)
-        # External links are not needed for cell values; not keeping them leaves their
-        # (possibly large) cached copies unread.
-        return load_workbook(file, read_only=True, data_only=True, keep_links=False)
-    except _BROKEN_WORKBOOK_ERRORS as err:
-        raise UnreadableFileError(_NOT_XLSX) from err
-
-
-def _is_blank_row(row: tuple[object, ...]) -> bool:
+def _is_blank_row(row: Sequence[object]) -> bool:
     return all(value is None or value == "" for value in row)
 
 
-class XlsxReader(ReaderBase):
-    """The first worksheet of an Excel workbook, read with openpyxl in read-only mode."""
+def load_workbook(path: Path, file: IO[bytes], sheet: str, *, whole: bool) -> SheetRows:
+    """The one place a workbook is loaded, once every check has passed: `sheet` loaded
+    whole (calamine) or opened for streaming (openpyxl, from the open `file`)."""
+    return LoadedSheet(path, sheet) if whole else StreamedSheet(file, sheet)
 
-    def __init__(self, path: Path, limits: FileLimits) -> None:
-        # Pass an open file rather than the path: openpyxl refuses paths whose
+
+def no_such_sheet(name: str, sheets: list[str]) -> str:
+    listed = ", ".join(f'"{sheet}"' for sheet in sheets)
+    return f'The workbook has no sheet named "{name}". Its sheets: {listed}.'
+
+
+class XlsxReader(ReaderBase):
+    """One worksheet of an Excel workbook: `sheet`, or the first.
+
+    `preview` (only the first rows will be read) always streams, so opening takes the same
+    time for any size of sheet.
+    """
+
+    def __init__(
+        self, path: Path, limits: FileLimits, *, sheet: str | None = None, preview: bool = False
+    ) -> None:
+        # Pass an open file rather than the path to openpyxl: it refuses paths whose
         # extension it does not know, and uploads may be stored under any name.
         self._file = path.open("rb")
-        self._workbook: Workbook | None = None
+        self._source: SheetRows | None = None
         self._row_number = 0
+        self._total_rows = 0
         self._done = False
         self._max_columns = limits.max_columns
         try:
-            self._workbook = _open_workbook(self._file)
-            if not self._workbook.worksheets:
-                raise UnreadableFileError(_NOT_XLSX)
-            sheet = self._workbook.worksheets[0]
-            self._total_rows = sheet.max_row or 0
-            # Some writers store a wrong size; without resetting, openpyxl would cut
-            # the data to that size. The stored size is still fine for progress.
-            sheet.reset_dimensions()
-            self._rows = self._guarded(sheet.iter_rows(values_only=True))
+            whole = self._choose(sheet, None if preview else limits.xlsx_memory_bytes)
+            name = self.sheet
+            assert name is not None
+            try:
+                self._source = load_workbook(path, self._file, name, whole=whole)
+            except _ERRORS as err:
+                raise UnreadableFileError(NOT_XLSX) from err
+            self._total_rows = self._source.total_rows
+            self._rows = self._guarded(self._source.rows())
             self._columns = self._read_header()
         except BaseException:
             self.close()
             raise
+
+    @property
+    def loads_whole(self) -> bool:
+        """Whether the sheet was loaded whole (calamine) rather than streamed."""
+        return isinstance(self._source, LoadedSheet)
+
+    def _choose(self, sheet: str | None, budget: int | None) -> bool:
+        """Find the sheets, pick one, and say whether it fits in `budget` loaded whole."""
+        try:
+            refuse_zip_bombs(self._file)
+            with zipfile.ZipFile(self._file) as archive:
+                package = read_package(archive)
+                if not package.sheets:
+                    raise UnreadableFileError(NOT_XLSX)
+                self.sheets = package.sheets
+                if sheet is not None and sheet not in package.parts:
+                    raise UnreadableFileError(no_such_sheet(sheet, package.sheets))
+                self.sheet = sheet if sheet is not None else package.sheets[0]
+                if budget is None:
+                    return False
+                cost = estimated_bytes(archive, package.parts[self.sheet], package.strings)
+                return cost <= budget
+        except _ERRORS as err:
+            raise UnreadableFileError(NOT_XLSX) from err
+        finally:
+            self._file.seek(0)
 
     def fraction_read(self) -> float:
         if self._done:
@@ -84,18 +108,19 @@ class XlsxReader(ReaderBase):
         return min(self._row_number / self._total_rows, 1.0)
 
     def close(self) -> None:
-        if self._workbook is not None:
-            self._workbook.close()
+        if self._source is not None:
+            self._source.close()
+            self._source = None
         self._file.close()
 
-    def _guarded(self, rows: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
+    def _guarded(self, rows: Iterator[tuple[int, Sequence[object]]]) -> Iterator[Sequence[object]]:
         """Track the sheet row number and report a damaged workbook in plain words."""
         try:
-            for row in rows:
-                self._row_number += 1
-                yield tuple(row)
-        except _BROKEN_WORKBOOK_ERRORS as err:
-            raise UnreadableFileError(_NOT_XLSX) from err
+            for number, row in rows:
+                self._row_number = number
+                yield row
+        except _ERRORS as err:
+            raise UnreadableFileError(NOT_XLSX) from err
         self._done = True
 
     def _read_header(self) -> list[str]:
@@ -127,7 +152,7 @@ class XlsxReader(ReaderBase):
             else:
                 yield RawRow(self._row_number, values)
 
-    def _wide_row(self, row: tuple[object, ...], width: int, values: dict[str, object]) -> RawRow:
+    def _wide_row(self, row: Sequence[object], width: int, values: dict[str, object]) -> RawRow:
         """A row longer than the header is fine unless the extra cells hold something."""
         beyond = range(width, len(row))
         extra = next((index for index in beyond if not is_blank_cell(row[index])), None)
