@@ -113,12 +113,12 @@ def checked_mapping(
             raise MappingError(f"The mapping of {field} must be a column's name or null.")
         if column not in known_columns:
             raise MappingError(
-                f'The mapping maps {field} to a column "{column}" that the file does not '
+                f'The mapping maps {field} to a column "{_clip(column)}" that the file does not '
                 f"have. Its columns: {_quoted(known_columns)}."
             )
         if column in used:
             raise MappingError(
-                f'The column "{column}" is mapped to both {used[column]} and {field}; '
+                f'The column "{_clip(column)}" is mapped to both {used[column]} and {field}; '
                 "a column can feed one field."
             )
         used[column] = field
@@ -143,13 +143,18 @@ def columns_to_fields(mapping: Mapping[str, str | None]) -> dict[str, str]:
     return {column: field for field, column in mapping.items() if column}
 
 
+def _clip(name: str, length: int = 60) -> str:
+    """A header as a sentence quotes it: a runaway one (a whole line) is cut."""
+    return name if len(name) <= length else name[:length] + "…"
+
+
 def _listed(names: Sequence[str], word: str) -> str:
     noun = word if len(names) == 1 else f"{word}s"
     return f"{noun} {', '.join(names)}"
 
 
 def _quoted(columns: Sequence[str]) -> str:
-    shown = ", ".join(f'"{column}"' for column in columns[:30])
+    shown = ", ".join(f'"{_clip(column)}"' for column in columns[:30])
     return shown + (f" and {len(columns) - 30} more" if len(columns) > 30 else "") or "none"
 
 

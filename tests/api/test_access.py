@@ -975,6 +975,9 @@ def test_racing_creates_cannot_pass_the_active_job_limit_together(services):
     assert services.store.usage("racer").active_jobs == 5
 
 
+SMALL_CONTACTS = b"name,email\n" + b"A" * 974 + b",a@example.com\n"  # 1,000 bytes
+
+
 def test_stored_bytes_over_the_limit_are_refused_with_413(serve, settings, tmp_path):
     services, server = serve(settings.model_copy(update={"max_stored_bytes": 1000}))
     key = create_key(services.engine, owner=OWNER, scopes=[])[1]
@@ -990,7 +993,9 @@ def test_stored_bytes_over_the_limit_are_refused_with_413(serve, settings, tmp_p
         assert all_jobs(services) == [] and stored_files(services) == []
         # Within the limit it goes in; then the owner's stored files are at the limit.
         small = http.post(
-            f"{JOBS}/import", data={"dataset": "contacts"}, files={"file": ("a.csv", b"x" * 1000)}
+            f"{JOBS}/import",
+            data={"dataset": "contacts"},
+            files={"file": ("a.csv", SMALL_CONTACTS)},
         )
         assert small.status_code == 201, small.text
     used = pending_export(services, "full", stored_bytes=1001)
