@@ -39,7 +39,10 @@ def column_select(state: type[MappingStep], row: Any) -> rx.Component:
     return rx.el.select(
         rx.el.option(NOT_IMPORTED, value=""),
         rx.foreach(state.columns, lambda column: rx.el.option(column, value=column)),
-        value=row.column,
+        # The select owns its value while a person changes it (arrow keys send a change per
+        # step, faster than the state answers); a new inspection remounts it (`key`).
+        default_value=row.column,
+        key=f"{state.upload_id}:{state.sheet}:{row.name}",
         on_change=lambda column: events.set_column(row.name, column),
         aria_label=f"Column for {row.name}",
         data_testid=f"column-{row.name}",

@@ -71,8 +71,9 @@ def transport_note(state: type[JobStatusState]) -> rx.Component:
     )
 
 
-def job_actions(state: type[JobStatusState]) -> rx.Component:
-    """Cancel while it runs; retry after failure or cancel."""
+def job_actions(state: type[JobStatusState], can_retry: rx.Var[bool] | None = None) -> rx.Component:
+    """Cancel while it runs; retry after failure or cancel (or where `can_retry` says: a
+    page whose failures a retry cannot mend says so)."""
     return rx.hstack(
         rx.cond(
             state.is_active,
@@ -85,7 +86,7 @@ def job_actions(state: type[JobStatusState]) -> rx.Component:
             ),
         ),
         rx.cond(
-            state.is_failed | state.is_cancelled,
+            (state.is_failed | state.is_cancelled) if can_retry is None else can_retry,
             rx.button(
                 rx.icon("rotate_ccw", size=14), "Retry", on_click=state.retry_job, variant="soft"
             ),
@@ -104,7 +105,10 @@ def job_not_found() -> rx.Component:
 
 
 def progress_card(
-    state: type[JobStatusState], title: rx.Var[str] | str, *body: rx.Component
+    state: type[JobStatusState],
+    title: rx.Var[str] | str,
+    *body: rx.Component,
+    can_retry: rx.Var[bool] | None = None,
 ) -> rx.Component:
     """A card for one job: `body` goes under the bar (counts, download links...)."""
     return rx.card(
@@ -125,7 +129,7 @@ def progress_card(
                 *body,
                 message_callout(state.action_error, test_id="action-error", icon="info"),
                 rx.hstack(
-                    job_actions(state),
+                    job_actions(state, can_retry),
                     rx.spacer(),
                     transport_note(state),
                     width="100%",
@@ -147,10 +151,11 @@ def job_page(
     heading: str,
     back_href: str,
     back_label: str,
+    can_retry: rx.Var[bool] | None = None,
 ) -> rx.Component:
     """A whole job page: the progress card with `outcome` under the bar, and a way back."""
     return page(
-        progress_card(state, title, *outcome),
+        progress_card(state, title, *outcome, can_retry=can_retry),
         rx.link(f"← {back_label}", href=back_href, size="2"),
         heading=heading,
     )

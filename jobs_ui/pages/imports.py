@@ -12,7 +12,12 @@ import reflex as rx
 
 from jobs_ui import routes
 from jobs_ui.components.dataset_fields import DatasetGuide, expected_fields, guide_for
-from jobs_ui.components.error_table import RowError, row_errors_table
+from jobs_ui.components.error_table import (
+    ErrorGroup,
+    RowError,
+    error_summary,
+    row_errors_table,
+)
 from jobs_ui.components.form import (
     dataset_select,
     field_label,
@@ -21,7 +26,9 @@ from jobs_ui.components.form import (
     message_callout,
 )
 from jobs_ui.components.layout import page
+from jobs_ui.components.mapping_step import mapping_step
 from jobs_ui.components.progress_card import job_page
+from jobs_ui.engines.mapping import is_mapping_failure
 from jobs_ui.jobs.commands import CommandError
 from jobs_ui.state.backend import (
     browser_url,
@@ -31,6 +38,7 @@ from jobs_ui.state.backend import (
     run_command,
 )
 from jobs_ui.state.job_status import JobStatusState
+from jobs_ui.state.mapping import MappingStep
 
 UPLOAD_ID = "import_file"
 ACCEPTED_FILES = {
@@ -40,8 +48,9 @@ ACCEPTED_FILES = {
 }
 
 
-class ImportForm(rx.State, mixin=True):
-    """The import form's state; each concrete form state keeps its own copy of the vars."""
+class ImportForm(MappingStep, mixin=True):
+    """The import form's state; each concrete form state keeps its own copy of the vars.
+    Step 1 sends and inspects the file; step 2 (MappingStep) maps its columns and imports."""
 
     dataset: str = first_dataset()
     upload_progress: int = 0
@@ -70,8 +79,8 @@ class ImportForm(rx.State, mixin=True):
 
     @rx.event
     async def submit_file(self, files: list[rx.UploadFile]) -> Any:
-        """Start the import of the uploaded file (in-process, the same command the API
-        runs), then go and watch the new job."""
+        """Keep and inspect the uploaded file (in-process, the same command the API runs),
+        then show its columns and the suggested mapping (step 2)."""
         try:
             if not files:
                 self.form_error = "Choose a file to import."
@@ -80,20 +89,19 @@ class ImportForm(rx.State, mixin=True):
             try:
                 principal = await principal_of(self)
                 check_own_upload(self, principal)
-                created = await run_command(
-                    commands().create_import,
+                dataset = self._dataset_to_import()
+                inspection = await run_command(
+                    commands().inspect,
                     principal,
-                    dataset=self._dataset_to_import(),
+                    dataset=dataset,
                     filename=upload.filename or "upload.csv",
                     source=upload.file,
                 )
             except CommandError as error:
                 self.form_error = error.message
                 return None
-            return [
-                rx.clear_selected_files(UPLOAD_ID),
-                rx.redirect(self._job_href(str(created.job.id))),
-            ]
+            self._show_inspection(inspection, dataset)
+            return rx.clear_selected_files(UPLOAD_ID)
         finally:
             self.uploading = False
 
@@ -104,6 +112,12 @@ class ImportForm(rx.State, mixin=True):
     def _job_href(self, job_id: str) -> str:
         """Where the new job is watched."""
         return routes.job_page("IMPORT", job_id)
+
+    def _set_dataset(self, dataset: str) -> None:
+        self.dataset = dataset
+
+    def _set_form_error(self, message: str) -> None:
+        self.form_error = message
 
 
 class ImportFormState(ImportForm, rx.State):
@@ -134,9 +148,39 @@ class ImportJob(JobStatusState, mixin=True):
     @rx.var
     def row_errors(self) -> list[RowError]:
         return [
-            RowError(row=int(error.get("row", 0)), message=str(error.get("message", "")))
+            RowError(
+                row=int(error.get("row", 0)),
+                message=str(error.get("message", "")),
+                field=_text(error.get("field")),
+                column=_text(error.get("column")),
+                value=_text(error.get("value")),
+            )
             for error in self.result.get("errors") or []
         ]
+
+    @rx.var
+    def error_groups(self) -> list[ErrorGroup]:
+        """Why rows were skipped, one entry per reason, the most common first."""
+        return [
+            ErrorGroup(
+                message=str(group.get("message", "")),
+                count=int(group.get("count", 0) or 0),
+                field=_text(group.get("field")),
+                column=_text(group.get("column")),
+                examples=", ".join(f"“{value}”" for value in group.get("examples") or []),
+                rows=", ".join(str(row) for row in group.get("rows") or []),
+            )
+            for group in self.result.get("errorSummary") or []
+        ]
+
+    @rx.var
+    def needs_mapping(self) -> bool:
+        """Failed because the file's columns did not fit: mapping them, not a retry, helps."""
+        return self.status == "FAILED" and is_mapping_failure(self.error)
+
+    @rx.var
+    def can_retry(self) -> bool:
+        return (self.is_failed or self.is_cancelled) and not self.needs_mapping
 
     @rx.var
     def error_report_href(self) -> str:
@@ -145,6 +189,10 @@ class ImportJob(JobStatusState, mixin=True):
 
 class ImportJobState(ImportJob, rx.State):
     """The import followed on /imports/[job_id]."""
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def file_drop_zone() -> rx.Component:
@@ -192,7 +240,7 @@ def import_form(
         if pick_dataset
         else ()
     )
-    return form_card(
+    file_step = form_card(
         *dataset_fields,
         expected_fields(form.dataset_guide),
         field_label("File"),
@@ -206,8 +254,8 @@ def import_form(
         upload_progress(form),
         message_callout(form.form_error, test_id="form-error"),
         rx.button(
-            rx.icon("play", size=16),
-            "Start import",
+            rx.icon("arrow_right", size=16),
+            "Next: map columns",
             size="3",
             disabled=(selected.length() == 0) | form.uploading,
             loading=form.uploading,
@@ -217,7 +265,13 @@ def import_form(
                     rx.upload_files(upload_id=UPLOAD_ID, on_upload_progress=events.track_upload)
                 ),
             ],
+            data_testid="inspect-button",
         ),
+    )
+    return rx.box(
+        rx.cond(form.on_mapping_step, mapping_step(form), file_step),
+        on_mount=events.open_from_job,  # `?from=<job_id>`: map that import's file
+        width="100%",
     )
 
 
@@ -229,7 +283,26 @@ def imports_page() -> rx.Component:
     )
 
 
-def import_outcome(state: type[ImportJob] = ImportJobState) -> rx.Component:
+def map_columns_link(state: type[ImportJob], form_href: str) -> rx.Component:
+    """For an import that failed on its columns: its file, on the form's mapping step."""
+    return rx.cond(
+        state.needs_mapping,
+        rx.link(
+            rx.hstack(rx.icon("columns_3", size=16), "Map the columns", align="center"),
+            href=f"{form_href}?from={state.job_id}",
+            weight="medium",
+            data_testid="map-columns",
+        ),
+    )
+
+
+def import_outcome(
+    state: type[ImportJob] = ImportJobState, *, form_href: str = routes.IMPORTS
+) -> rx.Component:
+    return rx.fragment(map_columns_link(state, form_href), _completed_outcome(state))
+
+
+def _completed_outcome(state: type[ImportJob]) -> rx.Component:
     return rx.cond(
         state.is_completed,
         rx.vstack(
@@ -242,6 +315,7 @@ def import_outcome(state: type[ImportJob] = ImportJobState) -> rx.Component:
             rx.cond(
                 state.skipped_count > 0,
                 rx.vstack(
+                    error_summary(state.error_groups),
                     row_errors_table(state.row_errors),
                     rx.cond(
                         state.error_report_href != "",
@@ -281,9 +355,10 @@ def import_job_page(
 ) -> rx.Component:
     return job_page(
         state,
-        import_outcome(state),
+        import_outcome(state, form_href=back_href),
         title=state.headline,
         heading=heading,
         back_href=back_href,
         back_label="Import another file",
+        can_retry=state.can_retry,
     )

@@ -163,16 +163,18 @@ class MappingStep(rx.State, mixin=True):
             return None
         finally:
             self.importing = False
+        self.step = STEP_FILE  # the upload is the job's now: the form starts afresh
         return rx.redirect(self._job_href(str(created.job.id)))
 
     @rx.event
     async def open_from_job(self) -> None:
-        """With `?from=<job_id>` in the page's URL: that import's file, on the mapping step
-        (for an import that failed on its columns: no need to send the file again)."""
+        """When the form shows: step 1, or with `?from=<job_id>` in the page's URL that
+        import's file on the mapping step (for an import that failed on its columns: no
+        need to send the file again)."""
+        self.step, self.mapping_error = STEP_FILE, ""
         job_id = self.router.url.query_parameters.get("from", "")
         if not job_id:
             return
-        self.mapping_error = ""
         try:
             principal = await principal_of(self)
             inspection = await run_command(
