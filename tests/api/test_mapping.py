@@ -270,3 +270,30 @@ def test_a_100_mb_file_is_inspected_from_its_start_alone(settings, tmp_path):
         services.stop()
     assert inspection.preview.sample_rows[9] == ["Person", "p@example.com", "Acme", "555-0000"]
     assert inspection.upload.size_bytes == path.stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("data", "files", "status", "says"),
+    [
+        ({}, {"file": ("crm.csv", b"a,b\n1,2\n")}, 400, "Say which dataset"),
+        ({"dataset": "nope"}, {"file": ("crm.csv", b"a,b\n1,2\n")}, 422, "Unknown dataset"),
+        ({"dataset": "contacts"}, {"file": ("crm.pdf", b"%PDF")}, 415, "Unsupported file type"),
+        ({"dataset": "contacts"}, {"file": ("crm.csv", b"")}, 400, "The file is empty"),
+        ({"dataset": "contacts"}, {"none": ("", b"")}, 400, "Attach the file"),
+        (
+            {"dataset": "contacts", "sheet": "Two"},
+            {"file": ("crm.csv", b"a,b\n1,2\n")},
+            422,
+            "sheet",
+        ),
+    ],
+)
+def test_bad_inspect_requests_are_clear_4xx(client, data, files, status, says):
+    response = client.post(INSPECT, data=data, files=files)
+    assert response.status_code == status, response.text
+    assert says in response.json()["error"]
+
+
+def test_inspect_is_not_json(client):
+    response = client.post(INSPECT, json={"dataset": "contacts"})
+    assert response.status_code == 415
