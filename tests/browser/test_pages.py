@@ -24,12 +24,19 @@ def open_page(page, path: str) -> None:
     page.goto(page.base_url + path)
 
 
+def start_import(page) -> None:
+    """Through both steps: inspect the chosen file, then import with the suggested mapping."""
+    page.get_by_test_id("inspect-button").click()
+    expect(page.get_by_test_id("import-button")).to_be_enabled(timeout=30_000)
+    page.get_by_test_id("import-button").click()
+
+
 def upload(page, path: Path, dataset: str = "contacts") -> None:
     open_page(page, "/imports")
     expect(page.get_by_text("Drop a file here")).to_be_visible()
     page.set_input_files("input[type=file]", str(path))
     expect(page.get_by_text(path.name)).to_be_visible()
-    page.get_by_role("button", name="Start import").click()
+    start_import(page)
     page.wait_for_url(re.compile(r".*/imports/[0-9a-f-]{36}"), timeout=30_000)
 
 
@@ -40,7 +47,7 @@ def test_import_flow_shows_the_bar_the_counts_and_the_errors(page, tmp_path):
     page.set_input_files("input[type=file]", str(path))
     expect(page.get_by_text("people.csv")).to_be_visible()
     screenshot(page, "imports")
-    page.get_by_role("button", name="Start import").click()
+    start_import(page)
     page.wait_for_url(re.compile(r".*/imports/[0-9a-f-]{36}"), timeout=30_000)
     expect(page.get_by_test_id("progress-percent")).to_have_text(BAR_DONE, timeout=30_000)
     expect(page.get_by_test_id("import-summary")).to_have_text("Imported 3 rows, skipped 3")
@@ -277,7 +284,7 @@ def test_the_readme_extension_page_imports_into_its_dataset(page, tmp_path):
     expect(page.get_by_text("Drop a file here")).to_be_visible()
     expect(page.get_by_role("combobox")).to_have_count(0)  # no choice: its one dataset
     page.set_input_files("input[type=file]", str(path))
-    page.get_by_role("button", name="Start import").click()
+    start_import(page)
     page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}"), timeout=30_000)
     expect(page.get_by_test_id("import-summary")).to_have_text(
         "Imported 1 rows, skipped 1", timeout=30_000
