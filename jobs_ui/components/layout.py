@@ -35,7 +35,9 @@ def navbar() -> rx.Component:
                 spacing=NAV_SPACING,
                 align="center",
             ),
-            rx.color_mode.button(size="2", variant="ghost"),
+            rx.color_mode.button(
+                size="2", variant="ghost", aria_label="Switch between light and dark mode"
+            ),
             align="center",
             spacing=NAV_SPACING,
             max_width="56rem",

@@ -123,7 +123,7 @@ def export_form() -> rx.Component:
         dataset_select(ExportFormState.dataset, ExportFormState.choose_dataset),
         field_label("Format"),
         rx.select.root(
-            rx.select.trigger(width="100%", data_testid="format-select"),
+            rx.select.trigger(width="100%", data_testid="format-select", aria_label="Format"),
             rx.select.content(
                 *(rx.select.item(label, value=value) for value, label in EXPORT_FORMATS)
             ),

@@ -196,7 +196,7 @@ def _text(value: object) -> str:
 
 
 def file_drop_zone() -> rx.Component:
-    return rx.upload(
+    zone = rx.upload(
         rx.vstack(
             rx.icon("upload", size=28, color="var(--accent-9)"),
             rx.text("Drop a file here, or click to choose one", weight="medium"),
@@ -214,13 +214,27 @@ def file_drop_zone() -> rx.Component:
         width="100%",
         cursor="pointer",
     )
+    return labelled_file_input(zone, "File to import")
+
+
+def labelled_file_input(zone: rx.Component, label: str) -> rx.Component:
+    """Name the drop zone's file input: rx.upload makes it with no props of its own, so a
+    screen reader would announce an unnamed "file upload" control."""
+    for child in zone.children:
+        if getattr(child, "tag", None) == "input":
+            child.custom_attrs["aria-label"] = label
+        else:
+            labelled_file_input(child, label)
+    return zone
 
 
 def upload_progress(form: type[ImportForm]) -> rx.Component:
     return rx.cond(
         form.uploading,
         rx.vstack(
-            rx.progress(value=form.upload_progress, max=100, width="100%"),
+            rx.progress(
+                value=form.upload_progress, max=100, width="100%", aria_label="Upload progress"
+            ),
             rx.text(f"Uploading… {form.upload_progress}%", size="1", color_scheme="gray"),
             width="100%",
         ),

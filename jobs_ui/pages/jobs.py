@@ -147,7 +147,12 @@ def jobs_table() -> rx.Component:
                     rx.table.cell(status_badge(row.status)),
                     rx.table.cell(
                         rx.hstack(
-                            rx.progress(value=row.progress, max=100, width="100%"),
+                            rx.progress(
+                                value=row.progress,
+                                max=100,
+                                width="100%",
+                                aria_label=f"Progress of {row.kind} {row.dataset}",
+                            ),
                             rx.text(f"{row.progress}%", size="1"),
                             align="center",
                         )

@@ -19,7 +19,10 @@ def blocking_violations(page) -> list[str]:
     results = Axe().run(page)
     return [
         f"{violation['id']} ({violation['impact']}): {violation['help']} at "
-        + "; ".join(" ".join(node["target"]) for node in violation["nodes"][:3])
+        + "; ".join(
+            " ".join(node["target"]) + " " + node.get("failureSummary", "")[:200]
+            for node in violation["nodes"][:3]
+        )
         for violation in results.response["violations"]
         if violation["impact"] in BLOCKING
     ]
@@ -53,4 +56,22 @@ def test_both_steps_of_the_import_form_and_the_job_page(themed_page, tmp_path):
     page.wait_for_url(re.compile(r".*/imports/[0-9a-f-]{36}"), timeout=30_000)
     expect(page.get_by_test_id("error-summary")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("error-table")).to_be_visible()
+    assert blocking_violations(page) == []
+
+
+def test_the_other_pages(themed_page, tmp_path):
+    """Home, the exports form and an export's page, and the jobs list (with a job in it)."""
+    page = themed_page
+    for path, ready in (("/", "Imports"), ("/exports", "Start export")):
+        page.goto(page.base_url + path)
+        expect(
+            page.get_by_role("button", name=ready).or_(page.get_by_role("link", name=ready)).first
+        ).to_be_visible(timeout=30_000)
+        assert blocking_violations(page) == [], path
+    page.get_by_role("button", name="Start export").click()
+    page.wait_for_url(re.compile(r".*/exports/[0-9a-f-]{36}"), timeout=30_000)
+    expect(page.get_by_test_id("status-badge")).to_have_text("Completed", timeout=30_000)
+    assert blocking_violations(page) == []
+    page.goto(page.base_url + "/jobs")
+    expect(page.get_by_test_id("status-badge").first).to_be_visible(timeout=30_000)
     assert blocking_violations(page) == []
