@@ -15,7 +15,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import browser_latency, fanout, latency, scale_latency, server_cost, throughput
+from bench import (
+    browser_latency,
+    fanout,
+    latency,
+    scale_latency,
+    server_cost,
+    throughput,
+    xlsx_import,
+)
 from bench.stats import Figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -27,8 +35,11 @@ MODULES = (
     (throughput, {4, 5}),
     (browser_latency, {6}),
     (scale_latency, {7}),
+    (xlsx_import, {8}),
 )
 ALL_FIGURES = frozenset().union(*(numbers for _module, numbers in MODULES))
+# A smoke run without --figures keeps to the figures the smoke test lists (1 to 7).
+SMOKE_FIGURES = ALL_FIGURES - {8}
 
 
 def figure_numbers(text: str) -> frozenset[int]:
@@ -62,11 +73,13 @@ def main() -> None:
     parser.add_argument(
         "--figures",
         type=figure_numbers,
-        default=ALL_FIGURES,
+        default=None,
         metavar="N,N,...",
         help="run only these figures (4 and 5 come together); default: all",
     )
     args = parser.parse_args()
+    if args.figures is None:
+        args.figures = SMOKE_FIGURES if args.smoke else ALL_FIGURES
     began = time.monotonic()
     figures = [
         figure
@@ -81,7 +94,8 @@ def main() -> None:
     print(table(figures))
     if args.output is not None:
         output = args.output
-    elif args.figures != ALL_FIGURES:  # a partial run never replaces the last full one
+    elif args.figures != (SMOKE_FIGURES if args.smoke else ALL_FIGURES):
+        # A partial run never replaces the last full one.
         chosen = "-".join(str(number) for number in sorted(args.figures))
         output = RESULTS / f"{'smoke' if args.smoke else 'partial'}-{chosen}.json"
     else:

@@ -209,3 +209,20 @@ def test_a_sheet_above_the_budget_imports_in_flat_memory(tmp_path: Path) -> None
     result = json.loads(measured.stdout)
     assert result["rows"] == 60_000 and result["whole"] is False
     assert result["growth"] < budget + 60 * 1024 * 1024
+
+
+def test_a_far_column_anywhere_widens_the_rectangle(tmp_path: Path) -> None:
+    # calamine's rectangle takes its rows from the first and last cells, its columns from
+    # every cell: one cell in column XFD deep inside the part costs 16,384 slots a row.
+    source = tmp_path / "long.xlsx"
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("data")
+    sheet.append(["name"])
+    for number in range(60_000):
+        sheet.append([f"Person {number}"])
+    workbook.save(source)
+    wide = rewritten(
+        tmp_path, source, b'<c r="A30000" t="inlineStr">', b'<c r="XFD30000" t="inlineStr">'
+    )
+    assert estimate(source) < 16 * 1024 * 1024
+    assert estimate(wide) > 16384 * 60_000 * 32

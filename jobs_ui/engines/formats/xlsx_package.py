@@ -2,15 +2,15 @@
 
 Loading a sheet whole (calamine) is an order of magnitude faster than streaming it
 (openpyxl), but holds every cell at once, and as a dense rectangle: two cells, A1 and
-XFD1048576, make a range of 17 billion. So the cost is estimated from the sheet's XML before
-anything is loaded, in one pass over the decompressed part that does a few byte searches per
-megabyte (the part's declared size, or its `<dimension>`, could be anything):
+XFD1048576, make a range of 17 billion, and calamine aborts the process when it cannot
+allocate it. So the cost is estimated before anything is loaded, in one pass over the
+decompressed part (its declared size is checked against what it unpacks to):
 
-- the cells with a value (`<v>`, `<is>`) each cost a sparse entry, and its text;
-- the rectangle is as tall and wide as the largest row number and column any `r="..."`
-  names; each 1 MB window is searched only for references past the largest seen so far,
-  and exactly measured when one is found (rare: rows come in order);
-- a shared-text cell costs a copy of its text, at most the longest one in the table.
+- the rectangle: calamine spans the first cell's row to the last cell's, so the rows come
+  from the head and the tail of the part; the columns from every cell, so each window is
+  searched once for a reference past the widest column so far (measured exactly then);
+- the cells and their text, per byte of XML, from the head and the tail (the denser of the
+  two), times the part's size; a shared-text cell costs a copy of the longest entry.
 
 A sheet written in a form the search does not follow (references in single quotes, spaces
 around "=") is counted as too large: it is then streamed, which is slower but always fits.
@@ -21,8 +21,11 @@ their text, and both readers must give the same rows.
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
 import zlib
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from openpyxl.packaging.manifest import Manifest
@@ -58,22 +61,28 @@ BROKEN_WORKBOOK_ERRORS = (
     RuntimeError,  # zipfile: encrypted entries
 )
 
-# Measured on calamine 0.9.1 (peak RSS while loading): a cell with a value costs a 40-byte
-# sparse entry while the sheet is read, then a 32-byte slot in the dense range; a text
-# allocation costs at least 32 bytes. Rounded up.
-SPARSE_CELL_BYTES = 48
+# Calibrated on calamine 0.9.1 by peak RSS while loading and iterating sheets of 0.2-1 million
+# rows (numbers, inline and shared text, 4 and 20 columns): a value cell costs a 40-byte
+# sparse entry while the sheet is read, the rectangle a 32-byte slot per cell once it is
+# built (both are held at the peak), and a text value an allocation of at least 32 bytes
+# (text up to 24 bytes fits it; longer text costs its length plus a little).
+SPARSE_CELL_BYTES = 40
 DENSE_CELL_BYTES = 32
-TEXT_OVERHEAD_BYTES = 32
-MIN_CELL_MARKUP = len('<c r="A1"><v></v></c>')  # what every value cell spends on markup
-NOT_FOLLOWED = 1 << 62  # the estimate of a sheet the search cannot vouch for
+TEXT_BYTES = 32
+TEXT_IN_SMALLEST = 24
+MARGIN = 1.1  # measured peaks were 0.86-0.97 of the estimate before it
+NOT_FOLLOWED = 1 << 62  # the estimate of a sheet the scan cannot vouch for
 
-_WINDOW = 1024 * 1024
-_OVERLAP = 64  # longer than any reference, so none is missed at a window's edge
-_REF = re.compile(rb' r="([A-Z]{0,3})(\d+)"')
-_LAST_ROW = re.compile(rb'<row r="(\d+)"')
-# Reference forms quick-xml reads that the searches above would not see (besides "=" not
-# followed by a double quote), and error cells.
-_UNFOLLOWED = (b" =", b"\tr=", b"\nr=", b't="e"')
+_SAMPLE = 1024 * 1024  # decompressed bytes sampled at the head and at the tail
+_INPUT = 32 * 1024  # compressed bytes inflated per step
+_OUTPUT = 256 * 1024  # most decompressed bytes per step (searched while in the cache)
+_OVERLAP = 64  # longer than any reference, so none is missed at a step's edge
+_REF = re.compile(rb' r="([A-Z]{1,3})(\d+)"')
+_ROW = re.compile(rb'<row r="(\d+)"')
+_TEXT = re.compile(rb"<t(?: [^>]*)?>([^<]*)</t>")
+# Attribute forms quick-xml reads that `r="` would not find: single quotes, or space
+# around "=". Apostrophes in text are common, so only a window holding one is searched.
+_ODD_FORM = re.compile(rb"\sr\s*=\s*'|\sr\s+=|\sr=\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,81 +121,143 @@ def read_package(archive: zipfile.ZipFile) -> Package:
 def estimated_bytes(archive: zipfile.ZipFile, part: str, strings: str | None) -> int:
     """An upper bound on the memory calamine needs to load this sheet (see the module)."""
     scan = _SheetScan()
-    with archive.open(part) as stream:
-        tail = b""
-        while chunk := stream.read(_WINDOW):
-            if not scan.window(tail + chunk, len(tail)):
-                return NOT_FOLLOWED
-            tail = chunk[-_OVERLAP:]
-    xml_bytes = archive.getinfo(part).file_size
-    cells = scan.cells
-    total = SPARSE_CELL_BYTES * cells + DENSE_CELL_BYTES * scan.max_row * scan.max_column
-    total += TEXT_OVERHEAD_BYTES * cells + max(0, xml_bytes - MIN_CELL_MARKUP * cells)
-    if scan.shared_cells and strings is not None:
-        longest, table = _longest_shared_text(archive, strings)
-        total += scan.shared_cells * (longest + TEXT_OVERHEAD_BYTES) + 2 * table
-    return total
+    if not scan.run(archive, archive.getinfo(part)):
+        return NOT_FOLLOWED
+    samples = [scan.head, scan.tail]
+    rows = scan.last_row - scan.first_row + 1 if scan.last_row >= scan.first_row > 0 else 0
+    total = DENSE_CELL_BYTES * rows * scan.max_column
+    shared_length = 0
+    if strings is not None and any(b't="s"' in sample for sample in samples):
+        shared_length, table = _shared_text(archive, strings)
+        total += table  # the table itself, held while the sheet is read
+    # The cells and their text, per byte of XML, from the denser of the two samples.
+    per_byte = max(_cost(sample, shared_length) / max(len(sample), 1) for sample in samples)
+    return int((total + per_byte * scan.xml_bytes) * MARGIN)
+
+
+def _cost(sample: bytes, shared_length: int) -> float:
+    """What the cells in `sample` cost loaded."""
+    cells = sample.count(b"<v") + sample.count(b"<is")
+    inline = [len(text) for text in _TEXT.findall(sample)]
+    shared = sample.count(b't="s"')
+    texts = len(inline) + shared + sample.count(b't="str"')
+    longer = sum(max(0, length - TEXT_IN_SMALLEST) for length in inline)
+    longer += shared * max(0, shared_length - TEXT_IN_SMALLEST)
+    return SPARSE_CELL_BYTES * cells + TEXT_BYTES * texts + longer
 
 
 class _SheetScan:
-    """Counts and extents gathered window by window; each window starts with the last
-    `_OVERLAP` bytes of the one before, which are not counted twice."""
+    """One pass over the sheet part, inflated here (raw deflate, no checksum: the reader
+    checks that), doing one search per window: for references to a column past the widest
+    seen so far, measured exactly in the rare window holding one. calamine's rectangle spans
+    the first cell's row to the last cell's (a row out of order is dropped, not added) and
+    every column any cell names; so the rows come from the head and the tail, the columns
+    from the whole part."""
 
     def __init__(self) -> None:
-        self.cells = 0
-        self.shared_cells = 0
-        self.max_row = 0
+        self.head = b""
+        self.tail = b""
+        self.xml_bytes = 0
+        self.first_row = 0
+        self.last_row = 0
         self.max_column = 0
         self._beyond = self._pattern()
 
-    def window(self, data: bytes, repeated: int) -> bool:
-        """Take in one window; False when it holds a form the searches do not follow."""
-        head = data[:repeated]
-        # An "=" ending the window is checked in the next, which repeats it.
-        quoted = data.count(b"=", 0, len(data) - 1) == data.count(b'="')
-        if not quoted or any(form in data for form in _UNFOLLOWED):
+    def run(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+        """False when the part holds a form the scan does not follow (or error cells)."""
+        previous = b""
+        recent: deque[bytes] = deque()  # the last chunks, at least `_SAMPLE` bytes
+        kept = 0
+        for chunk in _inflated(archive, info):
+            self.xml_bytes += len(chunk)
+            if self.xml_bytes > info.file_size:
+                return False  # more than the directory says, which the zip guard checked
+            if len(self.head) < _SAMPLE:
+                self.head += chunk[: _SAMPLE - len(self.head)]
+            data = previous[-_OVERLAP:] + chunk
+            if not self._window(data):
+                return False
+            recent.append(chunk)
+            kept += len(chunk)
+            while kept - len(recent[0]) >= _SAMPLE:
+                kept -= len(recent.popleft())
+            previous = chunk
+        if self.xml_bytes != info.file_size:
             return False
-        self.cells += _new(data, head, b"<v") + _new(data, head, b"<is")
-        self.shared_cells += _new(data, head, b't="s"')
-        last = data.rfind(b'<row r="')
-        if last >= 0 and (found := _LAST_ROW.match(data, last)) is not None:
-            self._grow(int(found[1]), self.max_column)
-        if self._beyond.search(data) is not None:
-            # A reference past the extent so far: measure this window exactly.
-            rows = [int(row) for _letters, row in _REF.findall(data)]
-            columns = {letters for letters, _row in _REF.findall(data) if letters}
-            widest = max((column_index_from_string(c.decode()) for c in columns), default=0)
-            self._grow(max(rows, default=0), widest)
+        self.tail = b"".join(recent)[-_SAMPLE:]
+        self._rows()
         return True
 
-    def _grow(self, row: int, column: int) -> None:
-        if row > self.max_row or column > self.max_column:
-            self.max_row = max(self.max_row, row)
-            self.max_column = max(self.max_column, column)
+    def _window(self, data: bytes) -> bool:
+        if b't="e"' in data or (b"'" in data and _ODD_FORM.search(data) is not None):
+            return False
+        found = self._beyond.search(data)
+        # One that starts in the last bytes may be cut short: the next window repeats them.
+        if found is not None and found.start() < len(data) - _OVERLAP:
+            names = {letters for letters, _row in _REF.findall(data)}
+            widest = max((column_index_from_string(c.decode()) for c in names), default=0)
+            if widest <= self.max_column:
+                return False  # `r="` followed by something that is not a reference
+            self.max_column = widest
             self._beyond = self._pattern()
+        return True
+
+    def _rows(self) -> None:
+        """The first value's row and the last one's (rows without cells are not counted)."""
+        first = _ROW.search(self.head)
+        self.first_row = 1 if first is None else min(int(first[1]), 1)
+        last = [int(row) for row in _ROW.findall(self.tail)]
+        self.last_row = max(last, default=0)
+        refs = [int(row) for _letters, row in _REF.findall(self.tail)]
+        self.last_row = max(self.last_row, max(refs, default=0))
 
     def _pattern(self) -> re.Pattern[bytes]:
-        """References naming a row past `max_row` or a column past `max_column`."""
-        rows = _greater(str(self.max_row), "0-9")
-        columns = _greater(_letters(self.max_column), "A-Z")
-        return re.compile(rb' r="(?:(?:' + columns + rb")[0-9]|[A-Z]{0,3}(?:" + rows + rb')")')
+        """`r="` followed by anything but a row number or a column up to `max_column`."""
+        within = _not_greater(_letters(self.max_column))
+        return re.compile(rb'r="(?!(?:' + within + rb")[0-9]|[0-9])")
 
 
-def _new(data: bytes, head: bytes, needle: bytes) -> int:
-    """Occurrences of `needle` that end past the repeated head of the window."""
-    return data.count(needle) - head.count(needle)
+def _inflated(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """The part's bytes, decompressed a bounded step at a time."""
+    file = archive.fp
+    if file is None or info.flag_bits & 1:  # closed, or encrypted
+        raise zipfile.BadZipFile("unreadable part")
+    file.seek(info.header_offset)
+    header = file.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile("bad local header")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    file.seek(info.header_offset + 30 + name_length + extra_length)
+    remaining = info.compress_size
+    if info.compress_type == zipfile.ZIP_STORED:
+        while remaining > 0 and (data := file.read(min(_OUTPUT, remaining))):
+            remaining -= len(data)
+            yield data
+        return
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        raise zipfile.BadZipFile("unsupported compression")
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    while remaining > 0 and (data := file.read(min(_INPUT, remaining))):
+        remaining -= len(data)
+        while data:
+            chunk = inflater.decompress(data, _OUTPUT)
+            data = inflater.unconsumed_tail
+            if chunk:
+                yield chunk
+        if inflater.eof:
+            return
 
 
-def _greater(text: str, alphabet: str) -> bytes:
-    """A pattern for strings over `alphabet` ("0-9" or "A-Z") that are larger than `text`,
-    ordered as numbers or column names are: longer is larger, then place by place."""
-    low, high = alphabet.split("-")
-    one = f"[{low}-{high}]"
-    options = [f"{one}{{{len(text) + 1},}}"]
-    for place, char in enumerate(text):
-        if char != high:
-            following = len(text) - place - 1
-            options.append(f"{text[:place]}[{chr(ord(char) + 1)}-{high}]{one}{{{following}}}")
+def _not_greater(letters: str) -> bytes:
+    """A pattern for column names up to `letters` ("" matches none)."""
+    if not letters:
+        return b"(?!)"
+    options = [f"[A-Z]{{1,{len(letters) - 1}}}"] if len(letters) > 1 else []
+    for place, char in enumerate(letters):
+        following = len(letters) - place - 1
+        if char != "A":
+            options.append(f"{letters[:place]}[A-{chr(ord(char) - 1)}][A-Z]{{{following}}}")
+    options.append(letters)
     return "|".join(options).encode()
 
 
@@ -199,13 +270,13 @@ def _letters(column: int) -> str:
     return letters
 
 
-def _longest_shared_text(archive: zipfile.ZipFile, part: str) -> tuple[int, int]:
+def _shared_text(archive: zipfile.ZipFile, part: str) -> tuple[int, int]:
     """The longest entry of the shared strings table in XML bytes (at least its text's
     UTF-8 length: markup and escapes only add), and the table's size."""
     longest = 0
     running = 0  # bytes of the entry that runs on from the windows before
     with archive.open(part) as stream:
-        while chunk := stream.read(_WINDOW):
+        while chunk := stream.read(_SAMPLE):
             pieces = chunk.split(b"<si")
             if len(pieces) == 1:
                 running += len(chunk)
