@@ -38,8 +38,6 @@ MODULES = (
     (xlsx_import, {8}),
 )
 ALL_FIGURES = frozenset().union(*(numbers for _module, numbers in MODULES))
-# A smoke run without --figures keeps to the figures the smoke test lists (1 to 7).
-SMOKE_FIGURES = ALL_FIGURES - {8}
 
 
 def figure_numbers(text: str) -> frozenset[int]:
@@ -79,7 +77,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.figures is None:
-        args.figures = SMOKE_FIGURES if args.smoke else ALL_FIGURES
+        args.figures = ALL_FIGURES
     began = time.monotonic()
     figures = [
         figure
@@ -94,7 +92,7 @@ def main() -> None:
     print(table(figures))
     if args.output is not None:
         output = args.output
-    elif args.figures != (SMOKE_FIGURES if args.smoke else ALL_FIGURES):
+    elif args.figures != ALL_FIGURES:
         # A partial run never replaces the last full one.
         chosen = "-".join(str(number) for number in sorted(args.figures))
         output = RESULTS / f"{'smoke' if args.smoke else 'partial'}-{chosen}.json"

@@ -78,7 +78,7 @@ class FileLimits:
     """Longest line (JSON Lines) or row (CSV, including quoted values over several lines)."""
     max_columns: int = 1000
     """Most columns in a header, and most keys in one JSON object or in a whole file."""
-    xlsx_memory_bytes: int = 256 * _MB
+    xlsx_memory_bytes: int = 512 * _MB
     """Most memory a worksheet may take loaded whole (the fast way); a larger one is streamed."""
 
 
