@@ -12,7 +12,8 @@ from jobs_ui.api.app import create_api, guarded
 from jobs_ui.pages.exports import ExportJobState, export_job_page, exports_page
 from jobs_ui.pages.extra import extra_pages
 from jobs_ui.pages.home import home_page
-from jobs_ui.pages.imports import ImportJobState, import_job_page, imports_page
+from jobs_ui.pages.import_job import ImportJobState, import_job_page
+from jobs_ui.pages.imports import imports_page
 from jobs_ui.pages.jobs import JobsListState, jobs_page
 from jobs_ui.services import Services
 from jobs_ui.settings import get_settings

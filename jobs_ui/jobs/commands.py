@@ -33,15 +33,12 @@ from jobs_ui.jobs.execution import file_limits
 from jobs_ui.jobs.import_inputs import ImportInputs, Inspection, try_preview
 from jobs_ui.jobs.mappings import MappingMemory
 from jobs_ui.jobs.runners import JobRunner, QueueUnavailableError
-from jobs_ui.jobs.store import JobStore, Quota, QuotaExceededError
+from jobs_ui.jobs.store import QUEUE_DOWN, JobStore, Quota, QuotaExceededError
 from jobs_ui.jobs.uploads import Upload, UploadStore
 from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, public_result
 from jobs_ui.settings import Settings
 
 JOB_NOT_FOUND = "Job not found"
-QUEUE_DOWN = (
-    "The job queue cannot be reached right now, so the job could not start. Try again shortly."
-)
 UPLOAD_NOT_FOUND = (
     "Upload not found: it was imported already, or it is older than 24 hours. "
     "Upload the file again."

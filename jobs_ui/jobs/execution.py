@@ -22,7 +22,7 @@ from jobs_ui.engines.progress import JobCancelled
 from jobs_ui.files import DataFiles
 from jobs_ui.jobs.heartbeat import Heartbeat
 from jobs_ui.jobs.progress import StoreProgressReporter
-from jobs_ui.jobs.store import INTERRUPTED_ERROR, JobStore
+from jobs_ui.jobs.store import INTERRUPTED_ERROR, QUEUE_DOWN, WORKER_LOST_ERROR, JobStore
 from jobs_ui.models import Job, JobKind
 from jobs_ui.settings import Settings, get_settings
 
@@ -35,6 +35,9 @@ UNEXPECTED_ERROR = (
     "Something went wrong on our side while running this job; no data was changed. "
     "Retry it, and if it fails again, report job {job_id}."
 )
+
+
+_UNEXPECTED_START = UNEXPECTED_ERROR.split("{", 1)[0]  # the sentence before the job's id
 
 
 def execute_job(
@@ -84,6 +87,14 @@ def execute_job(
         message=_done_message(job.kind, result),
         stored_bytes=files.bytes_of(job.id),
     )
+
+
+def retry_can_help(error: str) -> bool:
+    """Whether a FAILED job's error is one that running it again may not meet: the server
+    or a worker stopped, the queue was down, or something broke on our side. Every other
+    failure of an import is its file's (ImportFileError), and the same file fails the same."""
+    transient = (INTERRUPTED_ERROR, WORKER_LOST_ERROR, QUEUE_DOWN)
+    return error in transient or error.startswith(_UNEXPECTED_START)
 
 
 def file_limits(settings: Settings) -> FileLimits:

@@ -30,6 +30,9 @@ INTERRUPTED_ERROR = (
     "The server stopped while this job was running, so it did not finish. "
     "Nothing it did was kept; retry it to run it again."
 )
+QUEUE_DOWN = (
+    "The job queue cannot be reached right now, so the job could not start. Try again shortly."
+)
 WORKER_LOST_ERROR = (
     "The worker running this job stopped responding, so it did not finish. "
     "Nothing it did was kept; retry it to run it again."

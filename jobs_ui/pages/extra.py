@@ -17,7 +17,8 @@ import reflex as rx
 from jobs_ui import routes
 from jobs_ui.components.layout import page
 from jobs_ui.datasets import registry
-from jobs_ui.pages.imports import ImportForm, ImportJob, import_form, import_job_page
+from jobs_ui.pages.import_job import ImportJob, import_job_page
+from jobs_ui.pages.imports import ImportForm, import_form
 from jobs_ui.state.job_status import JobStatusState
 
 

@@ -1,7 +1,8 @@
-"""/imports: upload a file; /imports/[job_id]: watch it import.
+"""/imports: choose a dataset and a file, then map its columns (jobs_ui/state/mapping.py).
 
-The form and the job page are built from their state classes, so a developer's page for
-one dataset (`jobs_ui.pages.extra.add_import_page`) is the same page with its own states.
+The form is built from its state class, so a developer's page for one dataset
+(`jobs_ui.pages.extra.add_import_page`) is the same form with its own state. The job's own
+page is jobs_ui/pages/import_job.py.
 """
 
 from __future__ import annotations
@@ -12,12 +13,6 @@ import reflex as rx
 
 from jobs_ui import routes
 from jobs_ui.components.dataset_fields import DatasetGuide, expected_fields, guide_for
-from jobs_ui.components.error_table import (
-    ErrorGroup,
-    RowError,
-    error_summary,
-    row_errors_table,
-)
 from jobs_ui.components.form import (
     dataset_select,
     field_label,
@@ -27,17 +22,13 @@ from jobs_ui.components.form import (
 )
 from jobs_ui.components.layout import page
 from jobs_ui.components.mapping_step import mapping_step
-from jobs_ui.components.progress_card import job_page
-from jobs_ui.engines.mapping import is_mapping_failure
 from jobs_ui.jobs.commands import CommandError
 from jobs_ui.state.backend import (
-    browser_url,
     check_own_upload,
     commands,
     principal_of,
     run_command,
 )
-from jobs_ui.state.job_status import JobStatusState
 from jobs_ui.state.mapping import MappingStep
 
 UPLOAD_ID = "import_file"
@@ -124,77 +115,6 @@ class ImportFormState(ImportForm, rx.State):
     """The form of /imports."""
 
 
-class ImportJob(JobStatusState, mixin=True):
-    """One import being followed: counts, summary and skipped rows."""
-
-    @rx.var
-    def imported_count(self) -> int:
-        return int(self.result.get("importedCount", 0) or 0)
-
-    @rx.var
-    def skipped_count(self) -> int:
-        return int(self.result.get("skippedCount", 0) or 0)
-
-    @rx.var
-    def summary(self) -> str:
-        """ "Imported N rows", then ", skipped M" when rows were skipped."""
-        text = f"Imported {self.imported_count:,} rows"
-        return f"{text}, skipped {self.skipped_count:,}" if self.skipped_count else text
-
-    @rx.var
-    def headline(self) -> str:
-        return f"Import into {self.dataset}" if self.dataset else "Import"
-
-    @rx.var
-    def row_errors(self) -> list[RowError]:
-        return [
-            RowError(
-                row=int(error.get("row", 0)),
-                message=str(error.get("message", "")),
-                field=_text(error.get("field")),
-                column=_text(error.get("column")),
-                value=_text(error.get("value")),
-            )
-            for error in self.result.get("errors") or []
-        ]
-
-    @rx.var
-    def error_groups(self) -> list[ErrorGroup]:
-        """Why rows were skipped, one entry per reason, the most common first."""
-        return [
-            ErrorGroup(
-                message=str(group.get("message", "")),
-                count=int(group.get("count", 0) or 0),
-                field=_text(group.get("field")),
-                column=_text(group.get("column")),
-                examples=", ".join(f"“{value}”" for value in group.get("examples") or []),
-                rows=", ".join(str(row) for row in group.get("rows") or []),
-            )
-            for group in self.result.get("errorSummary") or []
-        ]
-
-    @rx.var
-    def needs_mapping(self) -> bool:
-        """Failed because the file's columns did not fit: mapping them, not a retry, helps."""
-        return self.status == "FAILED" and is_mapping_failure(self.error)
-
-    @rx.var
-    def can_retry(self) -> bool:
-        return (self.is_failed or self.is_cancelled) and not self.needs_mapping
-
-    @rx.var
-    def error_report_href(self) -> str:
-        return browser_url(self.result.get("errorReportUrl"))
-
-
-class ImportJobState(ImportJob, rx.State):
-    """The import followed on /imports/[job_id]."""
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value)
-
-
 def file_drop_zone() -> rx.Component:
     zone = rx.upload(
         rx.vstack(
@@ -221,7 +141,9 @@ def labelled_file_input(zone: rx.Component, label: str) -> rx.Component:
     """Name the drop zone's file input: rx.upload makes it with no props of its own, so a
     screen reader would announce an unnamed "file upload" control."""
     for child in zone.children:
-        if getattr(child, "tag", None) == "input":
+        if not isinstance(child, rx.Component):
+            continue
+        if child.tag == "input":
             child.custom_attrs["aria-label"] = label
         else:
             labelled_file_input(child, label)
@@ -294,85 +216,4 @@ def imports_page() -> rx.Component:
         import_form(),
         heading="Import data",
         lead="Every row is checked: bad ones are skipped and listed, good ones saved together.",
-    )
-
-
-def map_columns_link(state: type[ImportJob], form_href: str) -> rx.Component:
-    """For an import that failed on its columns: its file, on the form's mapping step."""
-    return rx.cond(
-        state.needs_mapping,
-        rx.link(
-            rx.hstack(rx.icon("columns_3", size=16), "Map the columns", align="center"),
-            href=f"{form_href}?from={state.job_id}",
-            weight="medium",
-            data_testid="map-columns",
-        ),
-    )
-
-
-def import_outcome(
-    state: type[ImportJob] = ImportJobState, *, form_href: str = routes.IMPORTS
-) -> rx.Component:
-    return rx.fragment(map_columns_link(state, form_href), _completed_outcome(state))
-
-
-def _completed_outcome(state: type[ImportJob]) -> rx.Component:
-    return rx.cond(
-        state.is_completed,
-        rx.vstack(
-            rx.callout(
-                state.summary,
-                icon="circle_check",
-                color_scheme="green",
-                data_testid="import-summary",
-            ),
-            rx.cond(
-                state.skipped_count > 0,
-                rx.vstack(
-                    error_summary(state.error_groups),
-                    row_errors_table(state.row_errors),
-                    rx.cond(
-                        state.error_report_href != "",
-                        rx.link(
-                            rx.hstack(
-                                rx.icon("download", size=14),
-                                "Download the full error report (CSV)",
-                                align="center",
-                            ),
-                            href=state.error_report_href,
-                            is_external=False,
-                            data_testid="error-report-link",
-                        ),
-                        rx.text(
-                            "The full error report is no longer stored (files are kept for a "
-                            "while after a job ends).",
-                            size="2",
-                            color_scheme="gray",
-                            data_testid="error-report-deleted",
-                        ),
-                    ),
-                    width="100%",
-                    spacing="3",
-                ),
-            ),
-            width="100%",
-            spacing="3",
-        ),
-    )
-
-
-def import_job_page(
-    state: type[ImportJob] = ImportJobState,
-    *,
-    heading: str = "Import",
-    back_href: str = routes.IMPORTS,
-) -> rx.Component:
-    return job_page(
-        state,
-        import_outcome(state, form_href=back_href),
-        title=state.headline,
-        heading=heading,
-        back_href=back_href,
-        back_label="Import another file",
-        can_retry=state.can_retry,
     )

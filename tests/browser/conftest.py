@@ -38,8 +38,10 @@ def _require_chromium() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One app for every browser test module: an app's datasets and pages (the books
+    extension's among them) are registered once per process, and built once."""
     _require_chromium()
     from reflex.testing import AppHarnessProd
 
@@ -66,6 +68,22 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def app_services(harness: Any) -> Any:
     """The jobs services of the app under test (same process), to set up and inspect jobs."""
     return harness.app_module.services
+
+
+@pytest.fixture(scope="module", autouse=True)
+def empty_datasets(request: pytest.FixtureRequest) -> None:
+    """Each module starts with empty dataset tables (the app is shared by all modules, and
+    their files reuse keys); jobs stay, each browser context being a visitor of its own."""
+    if "harness" not in request.fixturenames:
+        return
+    from sqlalchemy import delete
+
+    from jobs_ui.datasets import registry
+
+    services = request.getfixturevalue("app_services")
+    with services.engine.begin() as connection:
+        for dataset in registry:
+            connection.execute(delete(dataset.sql_table))
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from jobs_ui.client import JobNotFoundError, JobUpdate, Transport
+from jobs_ui.components.error_table import RowError
 from jobs_ui.pages.exports import ExportJobState
-from jobs_ui.pages.imports import ImportJobState, RowError
+from jobs_ui.pages.import_job import ImportJobState
 
 
 def state_of(cls):

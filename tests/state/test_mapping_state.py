@@ -11,9 +11,12 @@ import reflex as rx
 from jobs_ui.engines.formats import FileFormat
 from jobs_ui.engines.mapping import is_mapping_failure
 from jobs_ui.engines.preview import FilePreview
+from jobs_ui.jobs.execution import UNEXPECTED_ERROR
 from jobs_ui.jobs.import_inputs import Inspection
+from jobs_ui.jobs.store import WORKER_LOST_ERROR
 from jobs_ui.jobs.uploads import Upload
-from jobs_ui.pages.imports import ImportFormState, ImportJobState
+from jobs_ui.pages.import_job import ImportJobState
+from jobs_ui.pages.imports import ImportFormState
 from jobs_ui.state.mapping import STEP_MAPPING
 
 
@@ -102,8 +105,14 @@ def test_only_column_failures_offer_mapping_instead_of_retry():
     job = state_of(ImportJobState)
     job.status, job.error = "FAILED", "The file has no column for email."
     assert job.needs_mapping and not job.can_retry
-    job.error = "The worker stopped."
+    job.error = WORKER_LOST_ERROR  # the server's failure: running again can help
     assert not job.needs_mapping and job.can_retry
+    job.error = UNEXPECTED_ERROR.format(job_id="1b4e")
+    assert job.can_retry
+    job.error = "The file is empty."  # the file's: the same file fails the same
+    assert not job.needs_mapping and not job.can_retry
+    job.status = "CANCELLED"
+    assert job.can_retry
     job.status = "COMPLETED"
     assert not job.can_retry
 
