@@ -1,6 +1,6 @@
 """What an import starts from: a stored file, what it looks like, and the mapping to use.
 
-Access is decided by the commands (jobs_ui/jobs/commands.py); this module does the work
+Access is decided by the commands (jobs_ui/jobs/commands/); this module does the work
 they decide on: keeping an inspected file under an upload id, previewing a file's start,
 choosing a mapping (one the principal used before for the same headers, else the suggested
 one), and handing an inspected file over to the job that imports it.

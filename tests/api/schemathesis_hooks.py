@@ -13,12 +13,12 @@ import schemathesis
 from hypothesis import strategies as st
 
 from jobs_ui.api.jobs import CURSOR_FORMAT
-from jobs_ui.jobs.commands import _encode_cursor
+from jobs_ui.jobs.commands.base import encode_cursor
 from jobs_ui.models import Job, JobKind
 
 
 def _cursor(created, job_id) -> str:  # type: ignore[no-untyped-def]
-    return _encode_cursor(Job(id=job_id, created_at=created, kind=JobKind.EXPORT, dataset="x"))
+    return encode_cursor(Job(id=job_id, created_at=created, kind=JobKind.EXPORT, dataset="x"))
 
 
 schemathesis.openapi.format(

@@ -1,0 +1,236 @@
+"""Commands that take a file in: inspecting it, and importing it through a mapping.
+
+An inspected upload is its sender's alone (anyone else is told it does not exist); an
+import names it, or sends the file itself, and a mapping the file cannot take is refused
+(422) before any job exists.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from jobs_ui.access.hooks import Action
+from jobs_ui.access.principal import Principal
+from jobs_ui.datasets import Dataset
+from jobs_ui.engines.formats import FileFormat, UnreadableFileError
+from jobs_ui.engines.mapping import FieldMapping, MappingError
+from jobs_ui.engines.preview import FilePreview
+from jobs_ui.jobs.commands.base import (
+    MAX_WAITING_UPLOADS,
+    UPLOAD_NOT_FOUND,
+    CommandError,
+    CommandsBase,
+    CreatedJob,
+)
+from jobs_ui.jobs.import_inputs import Inspection, try_preview
+from jobs_ui.jobs.uploads import Upload
+from jobs_ui.models import JobKind
+
+
+@dataclass(frozen=True)
+class _ChosenInput:
+    mapping: FieldMapping | None
+    sheet: str | None
+
+
+class ImportCommands(CommandsBase):
+    """Inspecting files and starting imports."""
+
+    def check_can_inspect(self, principal: Principal) -> None:
+        """Refuse early a principal that may store no more files (before the upload)."""
+        self._writable(principal)
+        self._check_room_for_upload(principal)
+
+    def inspect(
+        self,
+        principal: Principal,
+        *,
+        dataset: str,
+        filename: str,
+        source: BinaryIO,
+        sheet: str | None = None,
+    ) -> Inspection:
+        """Store a file under a new upload id (its sender's alone) and preview its start."""
+        self._writable(principal)
+        chosen = self._dataset(principal, Action.IMPORT, dataset)
+        file_format = self._import_format(filename)
+        self._check_room_for_upload(principal)
+        path = self.files.inspected_path(uuid.uuid4(), filename)
+        self._save_upload(source, path)
+        try:
+            preview = self._preview_or_422(path, file_format, sheet)
+            upload = self.inputs.keep(
+                owner=principal.subject,
+                dataset=chosen.name,
+                file_name=filename,
+                file_format=file_format,
+                path=path,
+            )
+        except BaseException:
+            shutil.rmtree(path.parent, ignore_errors=True)
+            raise
+        return self.inputs.inspection(upload, chosen, preview, principal.subject)
+
+    def inspect_upload(
+        self, principal: Principal, upload_id: uuid.UUID, *, dataset: str, sheet: str | None
+    ) -> Inspection:
+        """Preview a waiting upload again (another sheet, or for another dataset)."""
+        self._writable(principal)
+        chosen = self._dataset(principal, Action.IMPORT, dataset)
+        upload = self._own_upload(principal, upload_id)
+        path = self.files.resolve(upload.path)
+        preview = self._preview_or_422(path, FileFormat(upload.format), sheet)
+        return self.inputs.inspection(upload, chosen, preview, principal.subject)
+
+    def inspect_job(
+        self, principal: Principal, job_id: uuid.UUID, *, sheet: str | None = None
+    ) -> Inspection:
+        """The upload of an earlier import, waiting again under a new upload id: for mapping
+        its columns after it failed on them, without sending the file again."""
+        self._writable(principal)
+        job = self.visible_job(principal, job_id)
+        if job.kind is not JobKind.IMPORT:
+            raise CommandError(404, "Import not found")
+        chosen = self._dataset(principal, Action.IMPORT, job.dataset)
+        self._check_room_for_upload(principal)
+        source = self.files.resolve(job.params["upload"])
+        if not source.is_file():
+            raise CommandError(
+                410, "The uploaded file of this job is no longer stored; upload it again."
+            )
+        file_format = FileFormat(job.params["format"])
+        path = self.inputs.link_into_upload(source, uuid.uuid4())
+        try:
+            preview = self._preview_or_422(path, file_format, sheet or job.params.get("sheet"))
+            upload = self.inputs.keep(
+                owner=job.owner,
+                dataset=chosen.name,
+                file_name=str(job.params.get("fileName") or source.name),
+                file_format=file_format,
+                path=path,
+            )
+        except BaseException:
+            shutil.rmtree(path.parent, ignore_errors=True)
+            raise
+        return self.inputs.inspection(upload, chosen, preview, job.owner)
+
+    def create_import(
+        self,
+        principal: Principal,
+        *,
+        dataset: str,
+        filename: str | None = None,
+        source: BinaryIO | None = None,
+        upload_id: uuid.UUID | None = None,
+        mapping: Mapping[str, object] | None = None,
+        sheet: str | None = None,
+    ) -> CreatedJob:
+        """Queue the import of a file sent now (`source`, stored straight into the data dir)
+        or of an inspected one (`upload_id`), through `mapping` (field -> column; None: the
+        principal's remembered one for these headers, else the suggested one). A mapping
+        the file cannot take is refused (422) before any job exists."""
+        self._writable(principal)
+        chosen = self._dataset(principal, Action.IMPORT, dataset)
+        if (source is None) == (upload_id is None):
+            raise CommandError(400, "Send either the file (field file) or an uploadId, not both.")
+        self._check_quota(principal)  # before taking the file in, not only after
+        job_id = uuid.uuid4()
+        if upload_id is not None:
+            upload = self._own_upload(principal, upload_id)
+            file_format = FileFormat(upload.format)
+            filename = upload.file_name
+            used = self._mapping_or_422(
+                principal, chosen, self.files.resolve(upload.path), file_format, mapping, sheet
+            )
+            if not self.inputs.uploads.take(upload.id):  # another import took it meanwhile
+                raise CommandError(404, UPLOAD_NOT_FOUND)
+            path = self.inputs.hand_over(upload, job_id)
+            size = upload.size_bytes
+        else:
+            assert source is not None and filename is not None
+            file_format = self._import_format(filename)
+            path = self.files.upload_path(job_id, filename)
+            size = self._save_upload(source, path)
+            try:
+                used = self._mapping_or_422(principal, chosen, path, file_format, mapping, sheet)
+            except BaseException:
+                shutil.rmtree(path.parent, ignore_errors=True)
+                raise
+        params: dict[str, object] = {
+            "upload": self.files.relative(path),
+            "fileName": filename,
+            "format": file_format.value,
+            "sizeBytes": size,
+            "mapping": used.mapping,
+            "sheet": used.sheet,
+        }
+        try:
+            job = self._create(
+                principal.subject,
+                kind=JobKind.IMPORT,
+                dataset=chosen.name,
+                params=params,
+                job_id=job_id,
+                stored_bytes=size,
+            )
+        except BaseException:
+            if upload_id is not None:
+                self.inputs.give_back(upload, path)
+            else:
+                shutil.rmtree(path.parent, ignore_errors=True)  # no job keeps the file
+            raise
+        return self._submit(job)
+
+    def _own_upload(self, principal: Principal, upload_id: uuid.UUID) -> Upload:
+        """An inspected upload is its sender's alone: anyone else is told it does not exist."""
+        upload = self.inputs.uploads.get(upload_id, owner=principal.subject)
+        if upload is None:
+            raise CommandError(404, UPLOAD_NOT_FOUND)
+        return upload
+
+    def _check_room_for_upload(self, principal: Principal) -> None:
+        """Inspected files count against the stored-bytes quota; their number is capped."""
+        self._check_quota(principal, active_jobs_too=False)
+        if self.inputs.uploads.count_of(principal.subject) >= MAX_WAITING_UPLOADS:
+            raise CommandError(
+                429,
+                f"You have {MAX_WAITING_UPLOADS} inspected files waiting to be imported. "
+                "Import or leave them (they are deleted after 24 hours), then try again.",
+                retry_after=60,
+            )
+
+    def _preview_or_422(
+        self, path: Path, file_format: FileFormat, sheet: str | None
+    ) -> FilePreview:
+        preview = try_preview(self.inputs, path, file_format, self.limits, sheet)
+        if isinstance(preview, UnreadableFileError):
+            raise CommandError(422, str(preview))
+        return preview
+
+    def _mapping_or_422(
+        self,
+        principal: Principal,
+        dataset: Dataset,
+        path: Path,
+        file_format: FileFormat,
+        mapping: Mapping[str, object] | None,
+        sheet: str | None,
+    ) -> _ChosenInput:
+        """The mapping and sheet the job will use. A file that cannot be read at all is
+        left to the job to fail on (with the same sentence), unless a mapping or sheet was
+        chosen: those cannot be checked, so the request is refused."""
+        preview = try_preview(self.inputs, path, file_format, self.limits, sheet)
+        if isinstance(preview, UnreadableFileError):
+            if mapping is not None or sheet is not None:
+                raise CommandError(422, str(preview))
+            return _ChosenInput(None, None)
+        try:
+            used = self.inputs.mapping_for_import(principal.subject, dataset, preview, mapping)
+        except MappingError as error:
+            raise CommandError(422, str(error)) from None
+        return _ChosenInput(used, preview.sheet)
