@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import timedelta
 
+import pytest
 from sqlmodel import Session
 
 from jobs_ui.access.principal import Principal
+from jobs_ui.jobs.commands import CommandError
 from jobs_ui.jobs.uploads import UPLOAD_TTL, InspectedUpload
-from jobs_ui.models import utc_now
+from jobs_ui.models import JobKind, utc_now
 
 CSV = b"Full Name,E-mail\nAda,ada@example.com\n"
 
@@ -62,3 +65,52 @@ def test_an_upload_is_taken_by_one_import_only(services):
     uploads = services.commands.inputs.uploads
     assert uploads.take(upload.id) is True
     assert uploads.take(upload.id) is False
+
+
+def failed_import(services, subject="ann"):
+    """An import that failed on its columns (the file has no email column)."""
+    job_id = uuid.uuid4()
+    path = services.files.upload_path(job_id, "people.csv")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"Who,Mail address\nAda,ada@example.com\n")
+    job = services.store.create(
+        owner=subject,
+        kind=JobKind.IMPORT,
+        dataset="contacts",
+        job_id=job_id,
+        params={"upload": services.files.relative(path), "fileName": "people.csv", "format": "csv"},
+    )
+    services.store.start(job.id)
+    return services.store.fail(job.id, error="The file has no column for name, email.")
+
+
+def test_an_import_that_failed_on_its_columns_is_inspected_again_from_its_own_file(services):
+    job = failed_import(services)
+    inspection = services.commands.inspect_job(Principal(subject="ann"), job.id)
+    assert inspection.preview.columns == ["Who", "Mail address"]
+    assert inspection.upload.owner == "ann"
+    assert inspection.suggested["email"] == "Mail address"  # an alias of email
+    # The new upload is a file of its own: importing it leaves the job's file in place.
+    created = services.commands.create_import(
+        Principal(subject="ann"),
+        dataset="contacts",
+        upload_id=inspection.upload.id,
+        mapping={"name": "Who", "email": "Mail address"},
+    )
+    assert created.job.params["mapping"]["name"] == "Who"
+    assert services.files.resolve(job.params["upload"]).is_file()
+
+
+def test_inspecting_another_principals_import_is_not_found(services):
+    job = failed_import(services)
+    with pytest.raises(CommandError) as caught:
+        services.commands.inspect_job(Principal(subject="bob"), job.id)
+    assert (caught.value.status, caught.value.message) == (404, "Job not found")
+
+
+def test_inspecting_an_import_whose_file_is_gone_is_410(services):
+    job = failed_import(services)
+    services.files.resolve(job.params["upload"]).unlink()
+    with pytest.raises(CommandError) as caught:
+        services.commands.inspect_job(Principal(subject="ann"), job.id)
+    assert caught.value.status == 410

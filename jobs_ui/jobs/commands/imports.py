@@ -62,19 +62,7 @@ class ImportCommands(CommandsBase):
         self._check_room_for_upload(principal)
         path = self.files.inspected_path(uuid.uuid4(), filename)
         self._save_upload(source, path)
-        try:
-            preview = self._preview_or_422(path, file_format, sheet)
-            upload = self.inputs.keep(
-                owner=principal.subject,
-                dataset=chosen.name,
-                file_name=filename,
-                file_format=file_format,
-                path=path,
-            )
-        except BaseException:
-            shutil.rmtree(path.parent, ignore_errors=True)
-            raise
-        return self.inputs.inspection(upload, chosen, preview, principal.subject)
+        return self._keep_inspected(principal, chosen, path, file_format, filename, sheet)
 
     def inspect_upload(
         self, principal: Principal, upload_id: uuid.UUID, *, dataset: str, sheet: str | None
@@ -103,21 +91,40 @@ class ImportCommands(CommandsBase):
             raise CommandError(
                 410, "The uploaded file of this job is no longer stored; upload it again."
             )
-        file_format = FileFormat(job.params["format"])
         path = self.inputs.link_into_upload(source, uuid.uuid4())
+        return self._keep_inspected(
+            principal,
+            chosen,
+            path,
+            FileFormat(job.params["format"]),
+            str(job.params.get("fileName") or source.name),
+            sheet or job.params.get("sheet"),
+        )
+
+    def _keep_inspected(
+        self,
+        principal: Principal,
+        dataset: Dataset,
+        path: Path,
+        file_format: FileFormat,
+        file_name: str,
+        sheet: str | None,
+    ) -> Inspection:
+        """Preview a file stored under a new upload id and record it as the principal's
+        upload; a file that cannot be read is deleted and refused (422)."""
         try:
-            preview = self._preview_or_422(path, file_format, sheet or job.params.get("sheet"))
+            preview = self._preview_or_422(path, file_format, sheet)
             upload = self.inputs.keep(
-                owner=job.owner,
-                dataset=chosen.name,
-                file_name=str(job.params.get("fileName") or source.name),
+                owner=principal.subject,
+                dataset=dataset.name,
+                file_name=file_name,
                 file_format=file_format,
                 path=path,
             )
         except BaseException:
             shutil.rmtree(path.parent, ignore_errors=True)
             raise
-        return self.inputs.inspection(upload, chosen, preview, job.owner)
+        return self.inputs.inspection(upload, dataset, preview, principal.subject)
 
     def create_import(
         self,
