@@ -233,7 +233,7 @@ def _mapping_field(form: FormData) -> dict[str, object] | None:
         raise ApiError(422, MAPPING_SHAPE)
     try:
         mapping = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
         raise ApiError(422, MAPPING_SHAPE) from None
     if not isinstance(mapping, dict) or not all(
         column is None or isinstance(column, str) for column in mapping.values()

@@ -28,7 +28,7 @@ from jobs_ui.engines.mapping import (
 from jobs_ui.engines.preview import FilePreview, preview_file
 from jobs_ui.files import DataFiles
 from jobs_ui.jobs.mappings import MappingMemory
-from jobs_ui.jobs.uploads import Upload, UploadStore
+from jobs_ui.jobs.uploads import RoomCheck, Upload, UploadStore
 
 
 @dataclass(frozen=True)
@@ -98,9 +98,18 @@ class ImportInputs:
         return mapping
 
     def keep(
-        self, *, owner: str, dataset: str, file_name: str, file_format: FileFormat, path: Path
+        self,
+        *,
+        owner: str,
+        dataset: str,
+        file_name: str,
+        file_format: FileFormat,
+        path: Path,
+        room: RoomCheck | None = None,
+        source_job: uuid.UUID | None = None,
     ) -> Upload:
-        """Record a file stored at `files.inspected_path(...)` as an upload of `owner`."""
+        """Record a file stored at `files.inspected_path(...)` as an upload of `owner`
+        (`room`: see UploadStore.add; `source_job`: the import whose file it is again)."""
         upload_id = uuid.UUID(path.parent.name)
         return self.uploads.add(
             upload_id=upload_id,
@@ -110,6 +119,8 @@ class ImportInputs:
             file_format=file_format.value,
             path=self.files.relative(path),
             size_bytes=path.stat().st_size,
+            room=room,
+            source_job=source_job,
         )
 
     def link_into_upload(self, source: Path, upload_id: uuid.UUID) -> Path:
@@ -131,12 +142,14 @@ class ImportInputs:
         shutil.rmtree(source.parent, ignore_errors=True)
         return target
 
-    def give_back(self, upload: Upload, path: Path) -> None:
-        """Undo `hand_over` after the job could not be created: the upload waits again."""
-        source = self.files.resolve(upload.path)
-        source.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, source)
-        shutil.rmtree(path.parent, ignore_errors=True)
+    def give_back(self, upload: Upload, path: Path | None = None) -> None:
+        """Undo `take` (and `hand_over`, when `path` is where it went) after the job could
+        not be created: the upload waits again, as old as it was."""
+        if path is not None:
+            source = self.files.resolve(upload.path)
+            source.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, source)
+            shutil.rmtree(path.parent, ignore_errors=True)
         self.uploads.add(
             upload_id=upload.id,
             owner=upload.owner,
@@ -145,6 +158,8 @@ class ImportInputs:
             file_format=upload.format,
             path=upload.path,
             size_bytes=upload.size_bytes,
+            created_at=upload.created_at,
+            source_job=upload.source_job,
         )
 
 

@@ -339,6 +339,14 @@ class JobStore:
 
     # --- internals ---------------------------------------------------------------------
 
+    def check_room(
+        self, session: Session, owner: str, quota: Quota, *, adding_bytes: int = 0
+    ) -> None:
+        """Within `session`'s transaction: take the owner's lock and check their usage, so
+        a write that follows in the same transaction cannot race another one past `quota`."""
+        self._lock_owner(session, owner)
+        quota.check(_usage(session, owner), adding_bytes=adding_bytes)
+
     def _lock_owner(self, session: Session, owner: str) -> None:
         """Serialise quota checks of one owner: SQLite has one writer anyway (BEGIN
         IMMEDIATE); Postgres takes a transaction-scoped advisory lock on the owner."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,9 @@ from jobs_ui.models import as_utc, timestamp_field, utc_now
 log = logging.getLogger(__name__)
 
 UPLOAD_TTL = timedelta(hours=24)
+
+RoomCheck = Callable[[Session, str, int], None]
+"""(session, owner, bytes to add): raises to refuse an upload; see `UploadStore.add`."""
 
 
 class InspectedUpload(SQLModel, table=True):
@@ -39,6 +43,8 @@ class InspectedUpload(SQLModel, table=True):
     path: str = Field(max_length=512)  # relative to the data dir
     size_bytes: int = 0
     created_at: datetime = timestamp_field(required=True)
+    # The import whose file this is again (to map its columns after it failed), if any.
+    source_job: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class Upload:
     path: str
     size_bytes: int
     created_at: datetime
+    source_job: uuid.UUID | None = None
 
 
 class UploadStore:
@@ -69,7 +76,14 @@ class UploadStore:
         file_format: str,
         path: str,
         size_bytes: int,
+        room: RoomCheck | None = None,
+        created_at: datetime | None = None,
+        source_job: uuid.UUID | None = None,
     ) -> Upload:
+        """Record an upload. `room` is called in the same transaction, before the insert
+        (holding the owner's lock), to refuse one that would pass a limit: two requests
+        racing cannot then both pass it. `created_at`: when it was first uploaded (an
+        upload handed back keeps its age)."""
         row = InspectedUpload(
             id=upload_id,
             owner=owner,
@@ -78,8 +92,12 @@ class UploadStore:
             format=file_format,
             path=path,
             size_bytes=size_bytes,
+            created_at=created_at or utc_now(),
+            source_job=source_job,
         )
         with Session(self.engine) as session:
+            if room is not None:
+                room(session, owner, size_bytes)
             session.add(row)
             session.commit()
             session.refresh(row)
@@ -95,6 +113,16 @@ class UploadStore:
             return None
         return _upload(row)
 
+    def waiting_from(self, job_id: uuid.UUID, *, owner: str) -> Upload | None:
+        """`owner`'s waiting upload of an earlier import's file, if one is not expired."""
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(InspectedUpload).where(
+                    InspectedUpload.source_job == job_id, InspectedUpload.owner == owner
+                )
+            ).first()
+        return self.get(row.id, owner=owner) if row is not None else None
+
     def take(self, upload_id: uuid.UUID) -> bool:
         """Mark the upload used (its row goes); False if another import took it first."""
         with Session(self.engine) as session:
@@ -104,36 +132,36 @@ class UploadStore:
             session.commit()
         return bool(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult
 
-    def count_of(self, owner: str) -> int:
-        with Session(self.engine) as session:
-            return int(
-                session.exec(select(func.count()).where(InspectedUpload.owner == owner)).one()
-            )
-
-    def bytes_of(self, owner: str) -> int:
-        """What the owner's waiting uploads take on disk (they count against the quota)."""
-        with Session(self.engine) as session:
-            total = session.exec(
-                select(func.coalesce(func.sum(InspectedUpload.size_bytes), 0)).where(
-                    InspectedUpload.owner == owner
-                )
-            ).one()
-        return int(total)
+    def count_of(self, owner: str, session: Session | None = None) -> int:
+        """How many uploads of `owner` wait (in `session`'s transaction, when given)."""
+        if session is not None:
+            return _count_of(session, owner)
+        with Session(self.engine) as own:
+            return _count_of(own, owner)
 
     def sweep(self, *, now: datetime | None = None) -> int:
-        """Delete the uploads no import took within `UPLOAD_TTL`; returns how many."""
+        """Delete the uploads no import took within `UPLOAD_TTL`; returns how many.
+
+        Each row goes by a conditional delete before its folder: an import taking the
+        upload at the same moment (`take`) wins or loses the row as a whole, and a folder
+        is removed only by whoever removed its row."""
         cutoff = (now or utc_now()) - UPLOAD_TTL
         with Session(self.engine) as session:
             old = session.exec(
-                select(InspectedUpload).where(col(InspectedUpload.created_at) < cutoff)
+                select(InspectedUpload.id).where(col(InspectedUpload.created_at) < cutoff)
             ).all()
-            for row in old:
-                shutil.rmtree(self.files.inspected_dir(row.id), ignore_errors=True)
-                session.delete(row)
-            session.commit()
-        if old:
-            log.info("deleted %d inspected uploads no import used", len(old))
-        return len(old)
+        swept = 0
+        for upload_id in old:
+            if self.take(upload_id):
+                shutil.rmtree(self.files.inspected_dir(upload_id), ignore_errors=True)
+                swept += 1
+        if swept:
+            log.info("deleted %d inspected uploads no import used", swept)
+        return swept
+
+
+def _count_of(session: Session, owner: str) -> int:
+    return int(session.exec(select(func.count()).where(InspectedUpload.owner == owner)).one())
 
 
 def _upload(row: InspectedUpload) -> Upload:
@@ -146,4 +174,5 @@ def _upload(row: InspectedUpload) -> Upload:
         path=row.path,
         size_bytes=row.size_bytes,
         created_at=as_utc(row.created_at),
+        source_job=row.source_job,
     )

@@ -297,3 +297,31 @@ def test_bad_inspect_requests_are_clear_4xx(client, data, files, status, says):
 def test_inspect_is_not_json(client):
     response = client.post(INSPECT, json={"dataset": "contacts"})
     assert response.status_code == 415
+
+
+def test_a_mapping_nested_thousands_deep_is_a_422_not_a_crash(client, tmp_path):
+    deep = '{"name":' + "[" * 15_000 + "]" * 15_000 + "}"
+    fields = {"dataset": "contacts", "mapping": deep}
+    with crm_file(tmp_path, name="deep.csv").open("rb") as handle:
+        refused = client.post(IMPORT, data=fields, files={"file": ("deep.csv", handle)})
+    assert refused.status_code == 422
+    assert refused.json()["error"].startswith("mapping must be a JSON object")
+
+
+def test_a_json_line_nested_thousands_deep_is_a_row_to_skip(client, tmp_path):
+    path = tmp_path / "deep.jsonl"
+    path.write_text(
+        '{"name": "Ada", "email": "ada@example.com"}\n'
+        + '{"a":' * 100_000
+        + "1"
+        + "}" * 100_000
+        + "\n"
+    )
+    inspected = inspect(client, path)
+    assert inspected.status_code == 200, inspected.text
+    job = wait_for_end(
+        client, import_with(client, uploadId=inspected.json()["uploadId"]).json()["jobId"]
+    )
+    assert job["status"] == "COMPLETED", job
+    assert (job["result"]["importedCount"], job["result"]["skippedCount"]) == (1, 1)
+    assert "nests its values too deeply" in job["result"]["errors"][0]["message"]

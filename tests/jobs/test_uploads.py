@@ -114,3 +114,62 @@ def test_inspecting_an_import_whose_file_is_gone_is_410(services):
     with pytest.raises(CommandError) as caught:
         services.commands.inspect_job(Principal(subject="ann"), job.id)
     assert caught.value.status == 410
+
+
+def test_racing_inspects_cannot_pass_the_stored_bytes_quota_together(settings):
+    """Each upload is checked again as it is recorded, under the owner's lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jobs_ui.services import Services
+
+    tight = settings.model_copy(update={"max_stored_bytes": 3 * len(CSV)})
+    services = Services.from_settings(tight)
+    services.start()
+    try:
+
+        def one(_n: int) -> str:
+            try:
+                return str(inspect(services).upload.id)
+            except CommandError as error:
+                return f"refused {error.status}"
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(one, range(16)))
+        kept = [answer for answer in answers if not answer.startswith("refused")]
+        assert len(kept) == 3, answers
+        assert set(answers) - set(kept) == {"refused 413"}
+        assert services.store.usage("ann").stored_bytes == 3 * len(CSV)
+        assert len(list(services.files.root.joinpath("inspected").iterdir())) == 3
+    finally:
+        services.stop()
+
+
+def test_asking_again_for_an_imports_file_gives_the_same_waiting_upload(services):
+    job = failed_import(services)
+    first = services.commands.inspect_job(Principal(subject="ann"), job.id)
+    again = services.commands.inspect_job(Principal(subject="ann"), job.id)
+    assert again.upload.id == first.upload.id
+    assert services.commands.inputs.uploads.count_of("ann") == 1
+
+
+def test_the_sweep_and_an_import_never_both_get_an_upload(services):
+    upload = inspect(services).upload
+    uploads = services.commands.inputs.uploads
+    assert uploads.take(upload.id)  # an import took it first
+    assert uploads.sweep(now=utc_now() + UPLOAD_TTL + timedelta(minutes=1)) == 0
+    # The import's file is not the sweep's to delete.
+    assert services.files.inspected_dir(upload.id).is_dir()
+
+
+def test_a_mapping_refused_leaves_the_upload_waiting_as_old_as_it_was(services):
+    upload = inspect(services).upload
+    with pytest.raises(CommandError) as caught:
+        services.commands.create_import(
+            Principal(subject="ann"),
+            dataset="contacts",
+            upload_id=upload.id,
+            mapping={"name": "Nope", "email": "E-mail"},
+        )
+    assert caught.value.status == 422
+    waiting = services.commands.inputs.uploads.get(upload.id, owner="ann")
+    assert waiting is not None and waiting.created_at == upload.created_at

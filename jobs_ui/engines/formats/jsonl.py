@@ -18,13 +18,15 @@ from jobs_ui.engines.formats.encodings import (
 from jobs_ui.engines.formats.rows import EMPTY, NOT_TEXT, NamesFor, RawRow, UnreadableFileError
 from jobs_ui.engines.limits import FileLimits, line_content_bytes, line_too_long
 
+TOO_DEEP = "Line nests its values too deeply to read; a row's fields are text and numbers."
+
 
 def _first_object_keys(text: str) -> list[str]:
     """Keys of the first JSON object in the sample, so `columns` is known before iterating."""
     for line in text.splitlines():
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             continue
         if isinstance(record, dict):
             return list(record)
@@ -96,6 +98,9 @@ class JsonLinesReader(ReaderBase):
                 record = json.loads(text)
             except ValueError as err:
                 yield RawRow(number, {}, _json_problem(err))
+                continue
+            except RecursionError:  # a value nested thousands deep: no row is like that
+                yield RawRow(number, {}, TOO_DEEP)
                 continue
             if type(record) is not dict:
                 yield RawRow(number, {}, "Line is not a JSON object.")

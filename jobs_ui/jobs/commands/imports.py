@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlmodel import Session
+
 from jobs_ui.access.hooks import Action
 from jobs_ui.access.principal import Principal
 from jobs_ui.datasets import Dataset
@@ -28,6 +30,7 @@ from jobs_ui.jobs.commands.base import (
     CreatedJob,
 )
 from jobs_ui.jobs.import_inputs import Inspection, try_preview
+from jobs_ui.jobs.store import QuotaExceededError
 from jobs_ui.jobs.uploads import Upload
 from jobs_ui.models import JobKind
 
@@ -78,13 +81,19 @@ class ImportCommands(CommandsBase):
     def inspect_job(
         self, principal: Principal, job_id: uuid.UUID, *, sheet: str | None = None
     ) -> Inspection:
-        """The upload of an earlier import, waiting again under a new upload id: for mapping
-        its columns after it failed on them, without sending the file again."""
+        """The upload of an earlier import, waiting again under an upload id of the asker's:
+        for mapping its columns after it failed on them, without sending the file again.
+        Asked again (the page reloaded), the same waiting upload answers."""
         self._writable(principal)
         job = self.visible_job(principal, job_id)
         if job.kind is not JobKind.IMPORT:
             raise CommandError(404, "Import not found")
         chosen = self._dataset(principal, Action.IMPORT, job.dataset)
+        waiting = self.inputs.uploads.waiting_from(job.id, owner=principal.subject)
+        if waiting is not None:
+            path = self.files.resolve(waiting.path)
+            preview = self._preview_or_422(path, FileFormat(waiting.format), sheet)
+            return self.inputs.inspection(waiting, chosen, preview, principal.subject)
         self._check_room_for_upload(principal)
         source = self.files.resolve(job.params["upload"])
         if not source.is_file():
@@ -99,6 +108,7 @@ class ImportCommands(CommandsBase):
             FileFormat(job.params["format"]),
             str(job.params.get("fileName") or source.name),
             sheet or job.params.get("sheet"),
+            source_job=job.id,
         )
 
     def _keep_inspected(
@@ -109,6 +119,8 @@ class ImportCommands(CommandsBase):
         file_format: FileFormat,
         file_name: str,
         sheet: str | None,
+        *,
+        source_job: uuid.UUID | None = None,
     ) -> Inspection:
         """Preview a file stored under a new upload id and record it as the principal's
         upload; a file that cannot be read is deleted and refused (422)."""
@@ -120,6 +132,8 @@ class ImportCommands(CommandsBase):
                 file_name=file_name,
                 file_format=file_format,
                 path=path,
+                room=self._room_for_upload,
+                source_job=source_job,
             )
         except BaseException:
             shutil.rmtree(path.parent, ignore_errors=True)
@@ -151,11 +165,17 @@ class ImportCommands(CommandsBase):
             upload = self._own_upload(principal, upload_id)
             file_format = FileFormat(upload.format)
             filename = upload.file_name
-            used = self._mapping_or_422(
-                principal, chosen, self.files.resolve(upload.path), file_format, mapping, sheet
-            )
-            if not self.inputs.uploads.take(upload.id):  # another import took it meanwhile
+            # Taken first (one atomic delete): a second import of it, or the sweep, then
+            # finds it gone, rather than its file moved away mid-read.
+            if not self.inputs.uploads.take(upload.id):
                 raise CommandError(404, UPLOAD_NOT_FOUND)
+            try:
+                used = self._mapping_or_422(
+                    principal, chosen, self.files.resolve(upload.path), file_format, mapping, sheet
+                )
+            except BaseException:
+                self.inputs.give_back(upload)  # still waiting, for a mapping that fits
+                raise
             path = self.inputs.hand_over(upload, job_id)
             size = upload.size_bytes
         else:
@@ -201,9 +221,24 @@ class ImportCommands(CommandsBase):
         return upload
 
     def _check_room_for_upload(self, principal: Principal) -> None:
-        """Inspected files count against the stored-bytes quota; their number is capped."""
+        """Early, before the file is taken in: inspected files count against the
+        stored-bytes quota, and their number is capped. (Checked again as the upload is
+        recorded, in one transaction: see `_room_for_upload`.)"""
         self._check_quota(principal, active_jobs_too=False)
-        if self.inputs.uploads.count_of(principal.subject) >= MAX_WAITING_UPLOADS:
+        self._check_waiting(self.inputs.uploads.count_of(principal.subject))
+
+    def _room_for_upload(self, session: Session, owner: str, size_bytes: int) -> None:
+        """In the transaction that records an upload: the owner's quota and upload count,
+        with this upload's bytes, so racing requests cannot pass them together."""
+        try:
+            self.store.check_room(session, owner, self.storage_quota, adding_bytes=size_bytes)
+        except QuotaExceededError as error:
+            raise CommandError(error.status, error.message, retry_after=error.retry_after) from None
+        self._check_waiting(self.inputs.uploads.count_of(owner, session))
+
+    @staticmethod
+    def _check_waiting(count: int) -> None:
+        if count >= MAX_WAITING_UPLOADS:
             raise CommandError(
                 429,
                 f"You have {MAX_WAITING_UPLOADS} inspected files waiting to be imported. "

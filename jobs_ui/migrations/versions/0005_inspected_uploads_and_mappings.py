@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("path", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=False),
         sa.Column("size_bytes", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("source_job", sa.Uuid(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_inspected_upload_owner", "inspected_upload", ["owner"], unique=False)
