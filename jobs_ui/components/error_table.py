@@ -28,7 +28,7 @@ class ErrorGroup:
     field: str = ""
     column: str = ""
     examples: str = ""  # a few of the values, quoted, comma-separated
-    rows: str = ""  # the first rows it skipped, comma-separated
+    rows: str = ""  # "Row 4", "Rows 3, 5", "First rows 3, 5 (of 40)"
 
 
 def row_errors_table(errors: rx.Var[list[RowError]]) -> rx.Component:
@@ -76,7 +76,7 @@ def error_group(group: Any) -> rx.Component:
             ),
             rx.cond(
                 group.rows != "",
-                rx.text(f"Rows {group.rows}", size="1", color_scheme="gray"),
+                rx.text(group.rows, size="1", color_scheme="gray"),
             ),
             spacing="1",
         ),

@@ -132,6 +132,9 @@ def mapping_step(state: type[MappingStep]) -> rx.Component:
         rx.hstack(
             rx.icon("file_spreadsheet", size=18),
             rx.text(state.file_name, weight="medium", data_testid="mapping-file"),
+            rx.text(
+                f"into {state.mapped_dataset}", color_scheme="gray", data_testid="mapping-dataset"
+            ),
             align="center",
             spacing="2",
         ),

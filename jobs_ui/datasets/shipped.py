@@ -24,7 +24,7 @@ class ContactFields(RowFields):
         description="the contact's name",
         schema_extra=about(
             aliases=("full name", "contact name", "contact", "person", "customer name"),
-            example="Ada Lovelace",
+            example="Grace Hopper",
         ),
     )
     # Checked and lowered by pydantic's own regex engine: no Python call per row. (The
@@ -35,7 +35,7 @@ class ContactFields(RowFields):
         description="email address",
         schema_extra=about(
             aliases=("e-mail address", "email address", "mail", "e-mail", "email id"),
-            example="ada@example.com",
+            example="grace@example.com",
         ),
     )
     company: str | None = Field(
@@ -44,7 +44,7 @@ class ContactFields(RowFields):
         description="the organisation the contact works for",
         schema_extra=about(
             aliases=("organisation", "organization", "company name", "employer", "account"),
-            example="Analytical Engines Ltd",
+            example="Remington Rand",
         ),
     )
     phone: str | None = Field(

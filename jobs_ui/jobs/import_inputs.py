@@ -83,14 +83,17 @@ class ImportInputs:
         preview: FilePreview,
         chosen: Mapping[str, object] | None,
     ) -> FieldMapping | None:
-        """The mapping the job will use, or MappingError. JSON Lines without a chosen
-        mapping: None (each line's keys are matched as they come). A chosen mapping is
-        remembered for this principal, dataset and set of headers."""
+        """The mapping the job will use, or MappingError. A chosen mapping is remembered
+        for this principal, dataset and set of headers. Without one, the suggestion from
+        the headers alone, never a remembered mapping: the same request imports the same
+        way whatever the caller mapped before (a script must not start leaving fields out
+        because someone unmapped them on the page). JSON Lines without a chosen mapping:
+        None (each line's keys are matched as they come)."""
         if chosen is None:
             if preview.format is FileFormat.JSONL:
                 return None
-            suggested, remembered = self.suggestion(owner, dataset, preview.columns)
-            return checked_mapping(suggested, preview.columns, dataset, suggested=not remembered)
+            suggested = suggest_mapping(preview.columns, dataset)
+            return checked_mapping(suggested, preview.columns, dataset, suggested=True)
         mapping = checked_mapping(chosen, preview.columns, dataset)
         self.memory.remember(
             owner=owner, dataset=dataset.name, columns=preview.columns, mapping=mapping

@@ -35,8 +35,9 @@ class ImportJob(JobStatusState, mixin=True):
 
     @rx.var
     def summary(self) -> str:
-        """ "Imported N rows", then ", skipped M" when rows were skipped."""
-        text = f"Imported {self.imported_count:,} rows"
+        """ "Imported N rows" ("1 row"), then ", skipped M" when rows were skipped."""
+        noun = "row" if self.imported_count == 1 else "rows"
+        text = f"Imported {self.imported_count:,} {noun}"
         return f"{text}, skipped {self.skipped_count:,}" if self.skipped_count else text
 
     @rx.var
@@ -66,10 +67,16 @@ class ImportJob(JobStatusState, mixin=True):
                 field=_text(group.get("field")),
                 column=_text(group.get("column")),
                 examples=", ".join(f"“{value}”" for value in group.get("examples") or []),
-                rows=", ".join(str(row) for row in group.get("rows") or []),
+                rows=rows_label(group.get("rows") or [], int(group.get("count", 0) or 0)),
             )
             for group in self.result.get("errorSummary") or []
         ]
+
+    @rx.var
+    def may_remap(self) -> bool:
+        """Completed with skipped rows: a column mapped to the wrong field is a common cause,
+        so the same file can go back to the mapping step."""
+        return self.is_completed and self.skipped_count > 0
 
     @rx.var
     def needs_mapping(self) -> bool:
@@ -96,34 +103,58 @@ def _text(value: object) -> str:
 
 
 def map_columns_link(state: type[ImportJob], form_href: str) -> rx.Component:
-    """For an import that failed on its columns: its file, on the form's mapping step."""
-    return rx.cond(
-        state.needs_mapping,
-        rx.link(
-            rx.hstack(rx.icon("columns_3", size=16), "Map the columns", align="center"),
+    """The import's file, on the form's mapping step: for an import that failed on its
+    columns, or one that skipped rows (a wrong column is a common cause)."""
+
+    def link(label: str, test_id: str) -> rx.Component:
+        return rx.link(
+            rx.hstack(rx.icon("columns_3", size=16), label, align="center"),
             href=f"{form_href}?from={state.job_id}",
             weight="medium",
-            data_testid="map-columns",
-        ),
+            data_testid=test_id,
+        )
+
+    return rx.cond(
+        state.needs_mapping,
+        link("Map the columns", "map-columns"),
+        rx.cond(state.may_remap, link("Wrong column? Map the columns again", "remap-columns")),
     )
 
 
 def import_outcome(
     state: type[ImportJob] = ImportJobState, *, form_href: str = routes.IMPORTS
 ) -> rx.Component:
-    return rx.fragment(map_columns_link(state, form_href), _completed_outcome(state))
+    return rx.fragment(_completed_outcome(state), map_columns_link(state, form_href))
+
+
+def rows_label(rows: list[object], count: int) -> str:
+    """ "Row 10", "Rows 3, 5", or "First rows 3, 5, … of 40" when the list is a sample."""
+    listed = ", ".join(str(row) for row in rows)
+    if len(rows) == 1 and count <= 1:
+        return f"Row {listed}"
+    if count > len(rows):
+        return f"First rows {listed} (of {count:,})"
+    return f"Rows {listed}"
 
 
 def _completed_outcome(state: type[ImportJob]) -> rx.Component:
+    # Green when every row went in; amber when some were skipped; red when none went in.
+    summary = rx.cond(
+        state.skipped_count == 0,
+        rx.callout(
+            state.summary, icon="circle_check", color_scheme="green", data_testid="import-summary"
+        ),
+        rx.callout(
+            state.summary,
+            icon="triangle_alert",
+            color_scheme=rx.cond(state.imported_count == 0, "red", "amber"),
+            data_testid="import-summary",
+        ),
+    )
     return rx.cond(
         state.is_completed,
         rx.vstack(
-            rx.callout(
-                state.summary,
-                icon="circle_check",
-                color_scheme="green",
-                data_testid="import-summary",
-            ),
+            summary,
             rx.cond(
                 state.skipped_count > 0,
                 rx.vstack(

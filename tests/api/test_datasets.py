@@ -33,7 +33,7 @@ CONTACTS = {
             "required": True,
             "description": "the contact's name",
             "aliases": ["full name", "contact name", "contact", "person", "customer name"],
-            "example": "Ada Lovelace",
+            "example": "Grace Hopper",
         },
         {
             "name": "email",
@@ -41,7 +41,7 @@ CONTACTS = {
             "required": True,
             "description": "email address",
             "aliases": ["e-mail address", "email address", "mail", "e-mail", "email id"],
-            "example": "ada@example.com",
+            "example": "grace@example.com",
         },
         {
             "name": "company",
@@ -49,7 +49,7 @@ CONTACTS = {
             "required": False,
             "description": "the organisation the contact works for",
             "aliases": ["organisation", "organization", "company name", "employer", "account"],
-            "example": "Analytical Engines Ltd",
+            "example": "Remington Rand",
         },
         {
             "name": "phone",
@@ -168,7 +168,7 @@ def test_the_csv_template_byte_for_byte(client):
     assert response.headers["content-disposition"] == 'attachment; filename="contacts-template.csv"'
     assert response.content == (
         b"name,email,company,phone\r\n"
-        b"Ada Lovelace,ada@example.com,Analytical Engines Ltd,'+44 20 7946 0000\r\n"
+        b"Grace Hopper,grace@example.com,Remington Rand,'+44 20 7946 0000\r\n"
     )
     products = template(client, "products", "csv")
     assert products.content == b"sku,name,price,stock\r\nBOLT-M8-40,Hex bolt M8 x 40,0.35,1200\r\n"
@@ -190,15 +190,15 @@ def test_the_xlsx_template_cells(client):
 def test_the_csv_template_filled_in_imports_with_no_mapping(client, services, tmp_path):
     text = template(client, "contacts").text
     path = tmp_path / "filled.csv"
-    path.write_text(text + "Grace Hopper,grace@example.com,,\r\n", encoding="utf-8")
+    path.write_text(text + "Ada Lovelace,ada@example.com,,\r\n", encoding="utf-8")
     job = wait_for_end(client, start_import(client, path)["jobId"])
     assert job["status"] == "COMPLETED", job
     assert (job["result"]["importedCount"], job["result"]["skippedCount"]) == (2, 0)
     with Session(services.engine) as session:
         stored = {c.email: (c.company, c.phone) for c in session.exec(select(Contact)).all()}
     assert stored == {
-        "ada@example.com": ("Analytical Engines Ltd", "+44 20 7946 0000"),  # quote taken off
-        "grace@example.com": (None, None),
+        "grace@example.com": ("Remington Rand", "+44 20 7946 0000"),  # quote taken off
+        "ada@example.com": (None, None),
     }
     header = next(csv.reader(io.StringIO(text)))
     assert header == [field["name"] for field in CONTACTS["fields"]]

@@ -325,3 +325,14 @@ def test_a_json_line_nested_thousands_deep_is_a_row_to_skip(client, tmp_path):
     assert job["status"] == "COMPLETED", job
     assert (job["result"]["importedCount"], job["result"]["skippedCount"]) == (1, 1)
     assert "nests its values too deeply" in job["result"]["errors"][0]["message"]
+
+
+def test_an_import_without_a_mapping_never_uses_a_remembered_one(client, tmp_path):
+    """The same request imports the same way, whatever its caller mapped before."""
+    first = inspect(client, crm_file(tmp_path)).json()
+    left_out = {"name": "Full Name", "email": "E-mail", "company": None}
+    assert import_with(client, uploadId=first["uploadId"], mapping=left_out).status_code == 201
+    again = write_csv(tmp_path / "again.csv", [CRM_HEADER, "Grace,grace@example.com,Navy,1"])
+    job = wait_for_end(client, import_with(client, path=again).json()["jobId"])
+    assert job["result"]["mapping"]["company"] == "Company"
+    assert job["result"]["mapping"]["phone"] == "Phone"

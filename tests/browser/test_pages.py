@@ -287,7 +287,7 @@ def test_the_readme_extension_page_imports_into_its_dataset(page, tmp_path):
     start_import(page)
     page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}"), timeout=30_000)
     expect(page.get_by_test_id("import-summary")).to_have_text(
-        "Imported 1 rows, skipped 1", timeout=30_000
+        "Imported 1 row, skipped 1", timeout=30_000
     )
     expect(page.get_by_test_id("error-table")).to_contain_text("isbn")
     expect(page.get_by_text("1 added")).to_be_visible()  # the page's on_complete toast

@@ -28,7 +28,7 @@ def test_csv_templates_byte_for_byte():
     assert template_bytes(registry.get("contacts"), "csv") == (
         b"name,email,company,phone\r\n"
         # Neutralised as exports are (a leading + is a formula); imports take the quote off.
-        b"Ada Lovelace,ada@example.com,Analytical Engines Ltd,'+44 20 7946 0000\r\n"
+        b"Grace Hopper,grace@example.com,Remington Rand,'+44 20 7946 0000\r\n"
     )
     assert template_bytes(registry.get("products"), "csv") == (
         b"sku,name,price,stock\r\nBOLT-M8-40,Hex bolt M8 x 40,0.35,1200\r\n"

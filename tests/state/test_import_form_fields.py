@@ -23,7 +23,7 @@ def test_the_guide_follows_the_chosen_dataset():
         type="text",
         required=True,
         description="the contact's name",
-        example="Ada Lovelace",
+        example="Grace Hopper",
     )
     assert guide.csv_href.endswith("/api/import-export/datasets/contacts/template?format=csv")
     assert guide.xlsx_href.endswith("/api/import-export/datasets/contacts/template?format=xlsx")

@@ -136,6 +136,22 @@ def test_the_summary_of_skipped_rows_reads_as_groups():
         ],
     }
     (group,) = job.error_groups
-    assert (group.count, group.column, group.rows) == (2, "E-mail", "3, 5")
+    assert (group.count, group.column, group.rows) == (2, "E-mail", "Rows 3, 5")
     assert group.examples == "“nope”, “x@”"
     assert job.row_errors[0].column == "E-mail" and job.row_errors[0].value == "nope"
+
+
+def test_skipped_rows_are_counted_in_words():
+    from jobs_ui.pages.import_job import rows_label
+
+    assert rows_label([10], 1) == "Row 10"
+    assert rows_label([3, 5], 2) == "Rows 3, 5"
+    assert rows_label([3, 5], 40) == "First rows 3, 5 (of 40)"
+
+
+def test_a_completed_import_that_skipped_rows_may_go_back_to_the_mapping():
+    job = state_of(ImportJobState)
+    job.status, job.result = "COMPLETED", {"importedCount": 0, "skippedCount": 2}
+    assert job.may_remap and not job.needs_mapping
+    job.result = {"importedCount": 2, "skippedCount": 0}
+    assert not job.may_remap
