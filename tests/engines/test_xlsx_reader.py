@@ -226,3 +226,34 @@ def test_a_far_column_anywhere_widens_the_rectangle(tmp_path: Path) -> None:
     )
     assert estimate(source) < 16 * 1024 * 1024
     assert estimate(wide) > 16384 * 60_000 * 32
+
+
+@pytest.mark.parametrize("limits", [WHOLE, STREAMED])
+def test_a_header_row_over_the_row_limit_fails_the_file(tmp_path: Path, limits: FileLimits) -> None:
+    workbook = Workbook()
+    workbook.active.append([f"h{number}" + "y" * 30_000 for number in range(40)])
+    workbook.active.append(["x"] * 40)
+    path = tmp_path / "wide.xlsx"
+    workbook.save(path)
+    with pytest.raises(UnreadableFileError) as caught:
+        read(path, limits)
+    assert str(caught.value) == (
+        "The header row is longer than the 1 MB limit for one row. "
+        "Shorten the column names and upload again."
+    )
+
+
+@pytest.mark.parametrize("limits", [WHOLE, STREAMED])
+def test_a_data_row_over_the_row_limit_fails_the_file(tmp_path: Path, limits: FileLimits) -> None:
+    workbook = Workbook()
+    workbook.active.append(["name", "note"])
+    workbook.active.append(["Ann", "short"])
+    # 40 cells of 15,000 characters: 1.2 MB in UTF-8 (a cell holds at most 32,767).
+    workbook.active.append(["Bob", *["é" * 15_000] * 40])
+    path = tmp_path / "long.xlsx"
+    workbook.save(path)
+    with pytest.raises(UnreadableFileError) as caught:
+        read(path, limits)
+    assert str(caught.value) == (
+        "Row 3 is longer than the 1 MB limit for one row. Shorten its values and upload again."
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from openpyxl.utils import get_column_letter
 from python_calamine import CalamineError
@@ -19,21 +19,46 @@ from jobs_ui.engines.formats.xlsx_package import (
     estimated_bytes,
     read_package,
 )
-from jobs_ui.engines.formats.xlsx_sheets import LoadedSheet, SheetRows, StreamedSheet
+from jobs_ui.engines.formats.xlsx_sheets import (
+    LoadedSheet,
+    SheetRows,
+    SheetsDisagree,
+    StreamedSheet,
+)
 from jobs_ui.engines.formats.zip_guard import refuse_zip_bombs
-from jobs_ui.engines.limits import FileLimits
+from jobs_ui.engines.limits import FileLimits, size_label
 
 _ERRORS = (*BROKEN_WORKBOOK_ERRORS, CalamineError)
+_IS_TEXT = str.__instancecheck__
+_MOST_UTF8_BYTES = 4  # per character
 
 
 def _is_blank_row(row: Sequence[object]) -> bool:
     return all(value is None or value == "" for value in row)
 
 
-def load_workbook(path: Path, file: IO[bytes], sheet: str, *, whole: bool) -> SheetRows:
+def load_workbook(
+    path: Path, file: IO[bytes], sheet: str, *, whole: bool, names: Sequence[str] = ()
+) -> SheetRows:
     """The one place a workbook is loaded, once every check has passed: `sheet` loaded
-    whole (calamine) or opened for streaming (openpyxl, from the open `file`)."""
-    return LoadedSheet(path, sheet) if whole else StreamedSheet(file, sheet)
+    whole (calamine) or opened for streaming (openpyxl, from the open `file`). calamine is
+    only trusted with a workbook whose sheets it lists as `names`; else the sheet streams."""
+    if whole:
+        try:
+            return LoadedSheet(path, sheet, names)
+        except SheetsDisagree:
+            pass
+    return StreamedSheet(file, sheet)
+
+
+def too_long(row: Sequence[object], limit: int) -> bool:
+    """Whether the row's text is more than `limit` bytes in UTF-8."""
+    characters = sum(map(len, cast("filter[str]", filter(_IS_TEXT, row))))
+    if characters > limit:
+        return True
+    if characters * _MOST_UTF8_BYTES <= limit:
+        return False
+    return sum(len(value.encode()) for value in row if isinstance(value, str)) > limit
 
 
 def no_such_sheet(name: str, sheets: list[str]) -> str:
@@ -59,12 +84,14 @@ class XlsxReader(ReaderBase):
         self._total_rows = 0
         self._done = False
         self._max_columns = limits.max_columns
+        self._max_row_bytes = limits.max_line_bytes
+        self._names: tuple[str, ...] = ()
         try:
             whole = self._choose(sheet, None if preview else limits.xlsx_memory_bytes)
             name = self.sheet
             assert name is not None
             try:
-                self._source = load_workbook(path, self._file, name, whole=whole)
+                self._source = load_workbook(path, self._file, name, whole=whole, names=self._names)
             except _ERRORS as err:
                 raise UnreadableFileError(NOT_XLSX) from err
             self._total_rows = self._source.total_rows
@@ -91,8 +118,9 @@ class XlsxReader(ReaderBase):
                 if sheet is not None and sheet not in package.parts:
                     raise UnreadableFileError(no_such_sheet(sheet, package.sheets))
                 self.sheet = sheet if sheet is not None else package.sheets[0]
-                if budget is None:
-                    return False
+                self._names = package.names
+                if budget is None or not package.canonical:
+                    return False  # calamine might load parts other than those measured
                 cost = estimated_bytes(archive, package.parts[self.sheet], package.strings)
                 return cost <= budget
         except _ERRORS as err:
@@ -127,6 +155,11 @@ class XlsxReader(ReaderBase):
         for row in self._rows:
             if _is_blank_row(row):
                 continue
+            if too_long(row, self._max_row_bytes):
+                raise UnreadableFileError(
+                    f"The header row is longer than the {size_label(self._max_row_bytes)} "
+                    "limit for one row. Shorten the column names and upload again."
+                )
             cells = list(row)
             # Formatted but empty cells often extend a row past the real header.
             while is_blank_cell(cells[-1]):
@@ -138,9 +171,17 @@ class XlsxReader(ReaderBase):
     def __iter__(self) -> Iterator[RawRow]:
         keys = self._keys_by_position()
         width = len(keys)
+        limit = self._max_row_bytes
         for row in self._rows:
             if _is_blank_row(row):
                 continue
+            if too_long(row, limit):
+                # As for CSV: a row that long fails the file, one rule for every file-level
+                # problem (its cells are not half-imported).
+                raise UnreadableFileError(
+                    f"Row {self._row_number:,} is longer than the {size_label(limit)} limit "
+                    "for one row. Shorten its values and upload again."
+                )
             # Spreadsheets drop trailing empty cells: a short row's last columns are blank.
             values = {
                 key: value

@@ -15,7 +15,12 @@ decompressed part (its declared size is checked against what it unpacks to):
 A sheet written in a form the search does not follow (references in single quotes, spaces
 around "=") is counted as too large: it is then streamed, which is slower but always fits.
 So is a sheet holding error cells (#N/A...): calamine reads them as blanks, openpyxl as
-their text, and both readers must give the same rows.
+their text, and both readers must give the same rows; and so is a cell without a reference
+(calamine places it after the one before, out of the search's sight).
+
+The estimate measures the parts openpyxl resolves; calamine finds its parts its own way
+(fixed names, first of two same-named sheets...), so a package is only loaded whole when
+both find the same parts (`Package.canonical`), else streamed.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from openpyxl.packaging.manifest import Manifest
+from openpyxl.packaging.relationship import RelationshipList, get_dependents, get_rels_path
 from openpyxl.reader.workbook import WorkbookParser
 from openpyxl.utils.cell import column_index_from_string
 from openpyxl.utils.exceptions import InvalidFileException
@@ -82,6 +88,8 @@ _ROW = re.compile(rb'<row r="(\d+)"')
 _TEXT = re.compile(rb"<t(?: [^>]*)?>([^<]*)</t>")
 # Attribute forms quick-xml reads that `r="` would not find: single quotes, or space
 # around "=". Apostrophes in text are common, so only a window holding one is searched.
+_PREFIXED_CELL = re.compile(rb"<[A-Za-z_][\w.-]*:c[\s/>]")
+_SPACED_CELL = re.compile(rb"<c[\t\n\r]")
 _ODD_FORM = re.compile(rb"\sr\s*=\s*'|\sr\s+=|\sr=\s")
 
 
@@ -93,18 +101,27 @@ class Package:
     """Worksheet name -> its part in the zip."""
     strings: str | None
     """The shared strings part, if any."""
+    canonical: bool = False
+    """Whether calamine finds the same parts: only then can the estimate speak for it."""
+    names: tuple[str, ...] = ()
+    """Every sheet's name in workbook.xml, in order, as calamine should list them."""
 
 
 def read_package(archive: zipfile.ZipFile) -> Package:
-    """The worksheets as openpyxl finds them (content types, workbook, relationships)."""
+    """The worksheets as openpyxl finds them (content types, workbook, relationships), and
+    whether calamine would find the same ones (see `_canonical`)."""
     manifest = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))
     workbook_part = ARC_WORKBOOK
     strings: str | None = None
+    workbooks: list[str] = []
+    tables: list[str] = []
     for part in manifest.Override:
         if part.ContentType in (XLSX, XLSM, XLTX, XLTM):
             workbook_part = part.PartName[1:]
+            workbooks.append(workbook_part)
         elif part.ContentType == SHARED_STRINGS:
             strings = part.PartName[1:]
+            tables.append(strings)
     parser = WorkbookParser(archive, workbook_part)
     parser.parse()
     names = set(archive.namelist())
@@ -115,7 +132,72 @@ def read_package(archive: zipfile.ZipFile) -> Package:
             parts[sheet.name] = relationship.target
     if strings is not None and strings not in names:
         strings = None
-    return Package(sheets=list(parts), parts=parts, strings=strings)
+    canonical = _canonical(archive, parser, workbooks, tables, strings)
+    return Package(
+        sheets=list(parts),
+        parts=parts,
+        strings=strings,
+        canonical=canonical,
+        names=tuple(sheet.name for sheet in parser.sheets),
+    )
+
+
+# A relationship target calamine and openpyxl resolve alike: plain path segments.
+_PLAIN_TARGET = re.compile(
+    r"/?[A-Za-z0-9_-]+(?:[A-Za-z0-9_.-]*[A-Za-z0-9_-])?"
+    r"(?:/[A-Za-z0-9_-]+(?:[A-Za-z0-9_.-]*[A-Za-z0-9_-])?)*"
+)
+_CALAMINE_STRINGS = "xl/sharedstrings.xml"  # read by this name, in any case, whatever else says
+
+
+def _canonical(
+    archive: zipfile.ZipFile,
+    parser: WorkbookParser,
+    workbooks: list[str],
+    tables: list[str],
+    strings: str | None,
+) -> bool:
+    """Whether calamine (0.9.1) reads the very parts openpyxl does, so that the estimate,
+    made on openpyxl's parts, measures what calamine loads. calamine reads the workbook,
+    its relationships and the shared strings by their fixed names (in any case, ignoring
+    the content types), a sheet's target as relative to xl/ (or absolute), a duplicate
+    relationship id as its last, a duplicate sheet name as its first, attribute text
+    without folding tabs and line breaks; and it fails a workbook with a sheet whose
+    relationship is missing. Anything off the one form all agree on is streamed."""
+    entries = archive.namelist()
+    if len({name.lower() for name in entries}) != len(entries) or any("\\" in n for n in entries):
+        return False  # a name twice (in any case): which one is read is not ours to guess
+    if workbooks != [ARC_WORKBOOK] or get_rels_path(ARC_WORKBOOK) not in entries:
+        return False
+    calamine_strings = next((n for n in entries if n.lower() == _CALAMINE_STRINGS), None)
+    if len(tables) > 1 or strings != calamine_strings:
+        return False
+    if calamine_strings is not None and calamine_strings != tables[0]:
+        return False
+    listed = fromstring(archive.read(get_rels_path(ARC_WORKBOOK)))
+    raw_targets = {item.Id: item.Target for item in RelationshipList.from_tree(listed)}
+    relationships = get_dependents(archive, get_rels_path(ARC_WORKBOOK))  # resolved
+    if len(raw_targets) != len(relationships):
+        return False  # an id twice
+    by_id = {relationship.Id: relationship for relationship in relationships}
+    seen: set[str] = set()
+    for sheet in parser.sheets:
+        name = sheet.name
+        if not isinstance(name, str) or name.lower() in seen or any(c in name for c in "\t\n\r"):
+            return False
+        seen.add(name.lower())
+        relationship = by_id.get(sheet.id)
+        if relationship is None:
+            return False
+        if not relationship.Type.endswith("/worksheet"):
+            continue
+        raw = raw_targets.get(sheet.id) or ""
+        if _PLAIN_TARGET.fullmatch(raw) is None:
+            return False
+        resolved = raw[1:] if raw.startswith("/") else f"xl/{raw}"
+        if relationship.target != resolved or resolved not in entries:
+            return False
+    return True
 
 
 def estimated_bytes(archive: zipfile.ZipFile, part: str, strings: str | None) -> int:
@@ -126,23 +208,23 @@ def estimated_bytes(archive: zipfile.ZipFile, part: str, strings: str | None) ->
     samples = [scan.head, scan.tail]
     rows = scan.last_row - scan.first_row + 1 if scan.last_row >= scan.first_row > 0 else 0
     total = DENSE_CELL_BYTES * rows * scan.max_column
-    shared_length = 0
-    if strings is not None and any(b't="s"' in sample for sample in samples):
+    if strings is not None and scan.shared_cells:
         shared_length, table = _shared_text(archive, strings)
         total += table  # the table itself, held while the sheet is read
+        # Each shared-text cell, wherever it is in the part, costs a copy of the longest.
+        total += scan.shared_cells * max(0, shared_length - TEXT_IN_SMALLEST)
     # The cells and their text, per byte of XML, from the denser of the two samples.
-    per_byte = max(_cost(sample, shared_length) / max(len(sample), 1) for sample in samples)
+    per_byte = max(_cost(sample) / max(len(sample), 1) for sample in samples)
     return int((total + per_byte * scan.xml_bytes) * MARGIN)
 
 
-def _cost(sample: bytes, shared_length: int) -> float:
-    """What the cells in `sample` cost loaded."""
+def _cost(sample: bytes) -> float:
+    """What the cells in `sample` cost loaded (shared text beyond its first bytes aside)."""
     cells = sample.count(b"<v") + sample.count(b"<is")
     inline = [len(text) for text in _TEXT.findall(sample)]
     shared = sample.count(b't="s"')
     texts = len(inline) + shared + sample.count(b't="str"')
     longer = sum(max(0, length - TEXT_IN_SMALLEST) for length in inline)
-    longer += shared * max(0, shared_length - TEXT_IN_SMALLEST)
     return SPARSE_CELL_BYTES * cells + TEXT_BYTES * texts + longer
 
 
@@ -161,11 +243,12 @@ class _SheetScan:
         self.first_row = 0
         self.last_row = 0
         self.max_column = 0
+        self.shared_cells = 0  # an upper bound: a reference split between steps counts twice
         self._beyond = self._pattern()
 
     def run(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
         """False when the part holds a form the scan does not follow (or error cells)."""
-        previous = b""
+        previous = last = b""
         recent: deque[bytes] = deque()  # the last chunks, at least `_SAMPLE` bytes
         kept = 0
         for chunk in _inflated(archive, info):
@@ -175,14 +258,15 @@ class _SheetScan:
             if len(self.head) < _SAMPLE:
                 self.head += chunk[: _SAMPLE - len(self.head)]
             data = previous[-_OVERLAP:] + chunk
-            if not self._window(data):
+            if not self._window(data) or _unplaced_cell(data, len(data) - _OVERLAP):
                 return False
+            last = data
             recent.append(chunk)
             kept += len(chunk)
             while kept - len(recent[0]) >= _SAMPLE:
                 kept -= len(recent.popleft())
             previous = chunk
-        if self.xml_bytes != info.file_size:
+        if self.xml_bytes != info.file_size or _unplaced_cell(last, len(last)):
             return False
         self.tail = b"".join(recent)[-_SAMPLE:]
         self._rows()
@@ -191,6 +275,7 @@ class _SheetScan:
     def _window(self, data: bytes) -> bool:
         if b't="e"' in data or (b"'" in data and _ODD_FORM.search(data) is not None):
             return False
+        self.shared_cells += data.count(b't="s"')
         found = self._beyond.search(data)
         # One that starts in the last bytes may be cut short: the next window repeats them.
         if found is not None and found.start() < len(data) - _OVERLAP:
@@ -215,6 +300,19 @@ class _SheetScan:
         """`r="` followed by anything but a row number or a column up to `max_column`."""
         within = _not_greater(_letters(self.max_column))
         return re.compile(rb'r="(?!(?:' + within + rb")[0-9]|[0-9])")
+
+
+def _unplaced_cell(data: bytes, end: int) -> bool:
+    """Whether a cell starting before `end` has no `r="` reference first: calamine places
+    such a cell after the one before it, so a row of thousands of bare `<c/>` reaches a far
+    column no reference names. Prefixed (`<x:c`) and oddly spaced cells count as unplaced."""
+    if b"<c>" in data or b"<c/>" in data or (b":c" in data and _PREFIXED_CELL.search(data)):
+        return True
+    end = max(end, 0)
+    if _SPACED_CELL.search(data, 0, end + 3) is not None:
+        return True
+    # Every `<c ` that starts before `end` is followed by `r="`.
+    return data.count(b"<c ", 0, end + 3) != data.count(b'<c r="', 0, end + 6)
 
 
 def _inflated(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:

@@ -95,13 +95,24 @@ class _OneSheetReader(ExcelReader):  # type: ignore[misc]
                 self.wb._sheets.append(worksheet)
 
 
-class LoadedSheet:
-    """A worksheet loaded whole by calamine, its values retyped as openpyxl gives them."""
+class SheetsDisagree(Exception):
+    """calamine lists the workbook's sheets otherwise than openpyxl: it may not load the part
+    that was measured, so the sheet is streamed instead."""
 
-    def __init__(self, path: Path, name: str) -> None:
+
+class LoadedSheet:
+    """A worksheet loaded whole by calamine, its values retyped as openpyxl gives them.
+
+    `names` are the sheets openpyxl finds in the workbook, in order; calamine must list the
+    same (a name it reads otherwise would make it load another sheet), and the sheet is
+    loaded by its position, not looked up by a name two sheets might share."""
+
+    def __init__(self, path: Path, name: str, names: Sequence[str]) -> None:
         self._workbook = CalamineWorkbook.from_path(str(path))
         try:
-            self._sheet = self._workbook.get_sheet_by_name(name)
+            if list(self._workbook.sheet_names) != list(names) or list(names).count(name) != 1:
+                raise SheetsDisagree(name)
+            self._sheet = self._workbook.get_sheet_by_index(list(names).index(name))
         except BaseException:
             self._workbook.close()
             raise
