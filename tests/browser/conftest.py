@@ -38,10 +38,11 @@ def _require_chromium() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One app for every browser test module: an app's datasets and pages (the books
-    extension's among them) are registered once per process, and built once."""
+    extension's among them) are registered once per process, and built once. Torn down
+    with the package, so the tests after it see the shipped datasets alone."""
     _require_chromium()
     from reflex.testing import AppHarnessProd
 
