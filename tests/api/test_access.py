@@ -743,7 +743,7 @@ REFUSED_CROSS_SITE = {
 }
 
 
-CROSS_SITE_ROUTES = ("create_export", "create_import", "cancel", "retry", "token")
+CROSS_SITE_ROUTES = ("create_export", "create_import", "inspect", "cancel", "retry", "token")
 
 
 @EMBEDDED
@@ -756,9 +756,9 @@ def test_a_cross_site_post_with_the_visitors_cookie_changes_nothing(visitor, ser
     for route in CROSS_SITE_ROUTES:
         if route == "create_export":
             response = visitor.post(f"{JOBS}/export", json={"dataset": "contacts"}, headers=headers)
-        elif route == "create_import":
+        elif route in ("create_import", "inspect"):
             response = visitor.post(
-                f"{JOBS}/import",
+                f"{JOBS}/{'import' if route == 'create_import' else 'inspect'}",
                 data={"dataset": "contacts"},
                 files={"file": ("a.csv", SMALL_CSV)},
                 headers=headers,
@@ -773,7 +773,8 @@ def test_a_cross_site_post_with_the_visitors_cookie_changes_nothing(visitor, ser
             assert (response.status_code, response.json()) == (403, REFUSED_CROSS_SITE), route
         assert response.headers["x-content-type-options"] == "nosniff"
         assert {job.id: (job.status, job.version) for job in all_jobs(services)} == before, route
-        assert [p.name for p in (services.settings.data_dir / "uploads").iterdir()] == []
+        for folder in ("uploads", "inspected"):  # no file was taken in either
+            assert [p.name for p in (services.settings.data_dir / folder).iterdir()] == [], route
     # The same visitor, from its own pages, may.
     same_origin = {"Origin": str(visitor.base_url).rstrip("/"), "Sec-Fetch-Site": "same-origin"}
     assert visitor.post(f"{JOBS}/{pending.id}/cancel", headers=same_origin).status_code == 200
