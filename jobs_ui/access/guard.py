@@ -285,10 +285,24 @@ def _with_security_headers(send: Send) -> Send:
                     h for h in headers if h[0].lower() != b"access-control-allow-credentials"
                 ]
             extra = [(name, value) for name, value in SECURITY_HEADERS if name not in present]
-            message = {**message, "headers": [*headers, *extra]}
+            message = {**message, "headers": [*_one_vary(headers), *extra]}
         await send(message)
 
     return send_secured
+
+
+def _one_vary(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Each CORS layer (the API's, Reflex's) adds its own `Vary: Origin`: say each name once."""
+    varies = [value for name, value in headers if name.lower() == b"vary"]
+    if len(varies) < 2 and b"," not in b"".join(varies):
+        return headers
+    names: dict[bytes, bytes] = {}
+    for value in varies:
+        for part in value.split(b","):
+            if part.strip():
+                names.setdefault(part.strip().lower(), part.strip())
+    kept = [(name, value) for name, value in headers if name.lower() != b"vary"]
+    return [*kept, (b"vary", b", ".join(names.values()))]
 
 
 class _CappedBody:

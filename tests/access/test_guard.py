@@ -471,6 +471,20 @@ async def test_a_plain_text_refusal_from_below_leaves_as_json():
     assert client.header(b"x-content-type-options") == [b"nosniff"]
 
 
+async def test_vary_names_each_header_once():
+    """The API's CORS layer and Reflex's each add `Vary: Origin`; the answer says it once."""
+
+    async def twice(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"vary", b"Origin"), (b"vary", b"origin, Accept-Encoding")]
+        headers.append((b"vary", b"Origin"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    client = Client()
+    await guard(twice)(scope(method="GET"), client.receive, client.send)  # type: ignore[arg-type]
+    assert client.header(b"vary") == [b"Origin, Accept-Encoding"]
+
+
 @pytest.mark.parametrize(
     "host", [f"{HOST}:80@evil.example", f"{HOST}:x", f"{HOST}:80:81", "[::1]evil", f"{HOST}/x"]
 )
