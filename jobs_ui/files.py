@@ -24,7 +24,7 @@ class DataFiles:
         self.root = root
 
     def prepare(self) -> None:
-        for folder in ("uploads", "inspected", "exports", "reports", "scratch"):
+        for folder in ("uploads", "inspected", "exports", "reports", "scratch", "checked"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
 
     def clear_scratch(self) -> None:
@@ -55,11 +55,15 @@ class DataFiles:
     def scratch_path(self, job_id: uuid.UUID) -> Path:
         return self.root / "scratch" / f"{job_id}.sqlite"
 
+    def checked_rows_path(self, job_id: uuid.UUID) -> Path:
+        """The rows a dry run checked, kept for its commit (an import scratch file)."""
+        return self.root / "checked" / f"{job_id}.sqlite"
+
     def bytes_of(self, job_id: uuid.UUID) -> int:
-        """What a job's files take on disk: its upload, export and error report."""
+        """What a job's files take on disk: its upload, export, error report and checked rows."""
         folders = (self.upload_dir(job_id), self.root / "exports" / str(job_id))
         paths = [child for folder in folders if folder.is_dir() for child in folder.iterdir()]
-        paths.append(self.error_report_path(job_id))
+        paths += [self.error_report_path(job_id), self.checked_rows_path(job_id)]
         total = 0
         for path in paths:
             with contextlib.suppress(FileNotFoundError):

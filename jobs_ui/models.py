@@ -62,6 +62,11 @@ class Job(SQLModel, table=True):
     owner: str = Field(default="anonymous", max_length=128)
     cancel_requested: bool = False
     retry_of: uuid.UUID | None = None
+    # An import's lineage: the dry run a commit carries out, the import an undo takes back,
+    # and (on an import) the undo that took it back.
+    commit_of: uuid.UUID | None = None
+    undo_of: uuid.UUID | None = None
+    undone_by: uuid.UUID | None = None
     created_at: datetime = timestamp_field(required=True)
     started_at: datetime | None = timestamp_field(required=False)
     updated_at: datetime = timestamp_field(required=True)
@@ -113,6 +118,9 @@ def job_public(job: Job) -> JobPublic:
         dataset=job.dataset,
         version=job.version,
         retry_of=job.retry_of,
+        commit_of=job.commit_of,
+        undo_of=job.undo_of,
+        undone_by=job.undone_by,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -139,6 +139,9 @@ class JobPublic(Schema):
         description="Bumps on every change (the stream's event id).",
     )
     retry_of: uuid.UUID | None = Field(description="The job this one retries.")
+    commit_of: uuid.UUID | None = Field(description="The dry run this import carries out.")
+    undo_of: uuid.UUID | None = Field(description="The import this job undoes.")
+    undone_by: uuid.UUID | None = Field(description="The job that undid this import.")
     created_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None

@@ -7,6 +7,7 @@ stores the rows, and the name of its unique key. Adding one is a pair of classes
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,20 +23,26 @@ class UnknownDatasetError(LookupError):
     """Raised for a dataset name nobody registered."""
 
 
-def plain_row_model(fields: type[SQLModel]) -> type[BaseModel]:
+def plain_row_model(
+    fields: type[SQLModel], left_out: frozenset[str] = frozenset()
+) -> type[BaseModel]:
     """The same fields and validators as a plain pydantic model.
 
     A SQLModel validates one row about 4x slower than plain pydantic (it routes every
     attribute through its own hooks); an import validates millions, so it uses this copy.
+    Fields in `left_out` are neither required nor checked: an update that does not write
+    them (its mapping leaves them out) must not refuse a row for them.
     """
-    validators = {
-        name: field_validator(*decorator.info.fields, mode=decorator.info.mode)(
-            getattr(decorator.func, "__func__", decorator.func)
-        )
-        for name, decorator in fields.__pydantic_decorators__.field_validators.items()
-    }
+    validators = {}
+    for name, decorator in fields.__pydantic_decorators__.field_validators.items():
+        checked = [field for field in decorator.info.fields if field not in left_out]
+        if checked:
+            validators[name] = field_validator(*checked, mode=decorator.info.mode)(
+                getattr(decorator.func, "__func__", decorator.func)
+            )
     definitions: dict[str, Any] = {
-        name: (info.annotation, info) for name, info in fields.model_fields.items()
+        name: (Any, None) if name in left_out else (info.annotation, info)
+        for name, info in fields.model_fields.items()
     }
     return create_model(
         f"{fields.__name__}Row",
@@ -43,6 +50,11 @@ def plain_row_model(fields: type[SQLModel]) -> type[BaseModel]:
         __validators__=validators,
         **definitions,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _row_model_leaving_out(fields: type[SQLModel], left_out: frozenset[str]) -> type[BaseModel]:
+    return plain_row_model(fields, left_out)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,12 @@ class Dataset:
     @property
     def required_columns(self) -> tuple[str, ...]:
         return tuple(spec.name for spec in self.specs if spec.required)
+
+    def row_model_leaving_out(self, left_out: frozenset[str]) -> type[BaseModel]:
+        """The row model with the fields in `left_out` neither required nor checked."""
+        if not left_out:
+            return self.row_model
+        return _row_model_leaving_out(self.fields, left_out)
 
 
 class DatasetRegistry:

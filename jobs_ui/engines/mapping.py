@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from rapidfuzz import fuzz
 
 from jobs_ui.datasets import Dataset
+from jobs_ui.engines.modes import ImportMode
 
 FieldMapping = dict[str, str | None]
 
@@ -81,8 +82,22 @@ def _match_fuzzily(
             taken.add(column)
 
 
-def missing_required(mapping: Mapping[str, str | None], dataset: Dataset) -> list[str]:
-    return [name for name in dataset.required_columns if not mapping.get(name)]
+def required_fields(dataset: Dataset, mode: ImportMode = ImportMode.INSERT) -> tuple[str, ...]:
+    """The fields a mode needs a column for: those a new row needs (insert, upsert), and the
+    key wherever rows are found by it (upsert, update). An update writes only what is mapped,
+    so it needs nothing else."""
+    if mode is ImportMode.UPDATE:
+        return (dataset.key,)
+    needed = dataset.required_columns
+    if mode is ImportMode.UPSERT and dataset.key not in needed:
+        return (dataset.key, *needed)
+    return needed
+
+
+def missing_required(
+    mapping: Mapping[str, str | None], dataset: Dataset, mode: ImportMode = ImportMode.INSERT
+) -> list[str]:
+    return [name for name in required_fields(dataset, mode) if not mapping.get(name)]
 
 
 def checked_mapping(
@@ -91,6 +106,7 @@ def checked_mapping(
     dataset: Dataset,
     *,
     suggested: bool = False,
+    mode: ImportMode = ImportMode.INSERT,
 ) -> FieldMapping:
     """`chosen` (field -> column, a field left out or null: not imported) as a whole mapping;
     MappingError if it names a field the dataset lacks or a column the file lacks, feeds two
@@ -123,12 +139,12 @@ def checked_mapping(
             )
         used[column] = field
         mapping[field] = column
-    missing = missing_required(mapping, dataset)
+    missing = missing_required(mapping, dataset, mode)
     if missing and suggested:  # nobody chose: say what the file lacks, and how to go on
         raise MappingError(
             f"The file has no column for {', '.join(missing)}. Its columns: "
             f"{_quoted(known_columns)}. Map a column to each required field of "
-            f"{dataset.name} ({', '.join(dataset.required_columns)}) and import again."
+            f"{dataset.name} ({', '.join(required_fields(dataset, mode))}) and import again."
         )
     if missing:
         raise MappingError(

@@ -24,6 +24,7 @@ from typing import Any, cast
 from jobs_ui.datasets import Dataset
 from jobs_ui.engines.formats import FileFormat, RawRow, RowReader
 from jobs_ui.engines.formulas import restore_neutralised
+from jobs_ui.engines.modes import ImportMode
 from jobs_ui.engines.mapping import (
     FieldMapping,
     MappingError,
@@ -45,7 +46,11 @@ class ImportFileError(Exception):
 
 
 def key_rows_by_field(
-    reader: RowReader, file_format: FileFormat, dataset: Dataset, mapping: FieldMapping | None
+    reader: RowReader,
+    file_format: FileFormat,
+    dataset: Dataset,
+    mapping: FieldMapping | None,
+    mode: ImportMode = ImportMode.INSERT,
 ) -> FieldMapping:
     """Make `reader` key its rows by dataset field, through `mapping` (field -> column; None:
     the one `suggest_mapping` finds). Returns the mapping used. A file with a header row
@@ -65,6 +70,7 @@ def key_rows_by_field(
             reader.columns,
             dataset,
             suggested=mapping is None,
+            mode=mode,
         )
     except MappingError as error:
         raise ImportFileError(str(error)) from None

@@ -56,9 +56,16 @@ def sql_quote(value: object) -> str:
 class ImportStaging:
     """Use with `contextlib.closing`: closing deletes the scratch file."""
 
-    def __init__(self, path: Path, table: Table, columns: Sequence[str], key: str) -> None:
+    def __init__(
+        self, path: Path, table: Table, columns: Sequence[str], key: str, *, reopen: bool = False
+    ) -> None:
+        """A new, empty scratch file at `path`; with `reopen`, the one a dry run kept there
+        (see `keep_copy`), its rows checked already."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
+        if not reopen:
+            path.unlink(missing_ok=True)
+        elif not path.is_file():
+            raise FileNotFoundError(path)
         self.path = path
         self.columns = tuple(columns)
         self.key = key
@@ -71,11 +78,18 @@ class ImportStaging:
         # No declared types: SQLite keeps each value exactly as given (no affinity).
         untyped = ", ".join(_quote(name) for name in self.columns)
         as_text = ", ".join(f"{_quote(name)} TEXT" for name in self.columns)
+        variables = self._own.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._rows_per_insert = max(1, min(1_000, variables // (len(self.columns) + 1)))
+        self._inserts: dict[int, str] = {}  # INSERT statements by their number of rows
         # Scratch data: it is rebuilt from the upload if anything goes wrong, so skip durability.
+        self._own.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")
+        if reopen:
+            self._own.execute("BEGIN")
+            self.staged_count = self._count("staged")
+            self.skipped_count = self._count("skipped")
+            return
         self._own.executescript(
             f"""
-            PRAGMA journal_mode = OFF;
-            PRAGMA synchronous = OFF;
             CREATE TABLE staged (_row_no INTEGER PRIMARY KEY, {untyped});
             CREATE TABLE skipped (_row_no INTEGER NOT NULL, _reason TEXT NOT NULL, {as_text});
             CREATE INDEX skipped_in_file_order ON skipped (_row_no);
@@ -84,11 +98,25 @@ class ImportStaging:
             BEGIN;
             """
         )
-        variables = self._own.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self._rows_per_insert = max(1, min(1_000, variables // (len(self.columns) + 1)))
-        self._inserts: dict[int, str] = {}  # INSERT statements by their number of rows
         self.staged_count = 0
         self.skipped_count = 0
+
+    def _count(self, table: str) -> int:
+        return int(self._own.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def keep_copy(self, path: Path) -> None:
+        """Copy the rows read so far to `path`, for a later job to save without reading the
+        file again (a dry run's commit: `ImportStaging(path, ..., reopen=True)`)."""
+        self._own.execute("COMMIT")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with contextlib.closing(sqlite3.connect(path)) as copy:
+                self._own.backup(copy)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        finally:
+            self._own.execute("BEGIN")
 
     # --- phase 1: reading the file ------------------------------------------------------
 
@@ -281,60 +309,38 @@ class ImportStaging:
         ).fetchone()
         return (0, -1) if first is None else (first, last)
 
-    def table_has_rows(self, table: Table) -> bool:
-        return (
-            self._db.execute(f"SELECT 1 FROM main.{_quote(table.name)} LIMIT 1").fetchone()
-            is not None
-        )
-
-    def skip_existing(
-        self, table: Table, reason_prefix: str, reason_suffix: str, problem: str
+    def skip_by_key(
+        self, table: Table, *, held: bool, reason_prefix: str, reason_suffix: str, problem: str
     ) -> int:
-        """Record as skipped every staged row whose key `table` already holds; returns how many."""
+        """Move to the skipped rows every staged row whose key `table` holds (`held`) or does
+        not hold; returns how many."""
         key = _quote(self.key)
-        existing = f"""
+        found = "EXISTS" if held else "NOT EXISTS"
+        rows = f"""
             FROM {SCHEMA}.staged AS s
-            WHERE EXISTS (SELECT 1 FROM main.{_quote(table.name)} AS t WHERE t.{key} = s.{key})"""
+            WHERE {found} (SELECT 1 FROM main.{_quote(table.name)} AS t WHERE t.{key} = s.{key})"""
         self._record_problems(
-            existing,
+            rows,
             problem,
             detail=f"? || quote(s.{key}) || ?",
             detail_params=(reason_prefix, reason_suffix),
         )
-        cursor = self._db.execute(
+        moved = self._db.execute(
             f"""
             INSERT INTO {SCHEMA}.skipped (_row_no, _reason, {self._names})
             SELECT s._row_no, ? || quote(s.{key}) || ?, {self._text_of_staged()}
-            {existing}
+            {rows}
             """,
             (reason_prefix, reason_suffix),
-        )
-        self.skipped_count += cursor.rowcount
-        return cursor.rowcount
-
-    def copy_new(self, table: Table, first: int, last: int, *, only_new_keys: bool) -> int:
-        """Insert the staged rows numbered first..last, in file order; returns how many.
-
-        `only_new_keys` passes over rows whose key the table holds (it had rows before this
-        import). Any row the table refuses otherwise fails the statement, and only it: a key
-        repeated within the part (see `skip_repeated_keys`) or a constraint of the table's own.
-        """
-        target = f"main.{_quote(table.name)}"
-        key = _quote(self.key)
-        new_keys_only = (
-            f"AND NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})"
-            if only_new_keys
-            else ""
-        )
-        cursor = self._db.execute(
-            f"""
-            INSERT INTO {target} ({self._names})
-            SELECT {self._names} FROM {SCHEMA}.staged AS s
-            WHERE s._row_no BETWEEN ? AND ? {new_keys_only} ORDER BY s._row_no
-            """,
-            (first, last),
-        )
-        return cursor.rowcount
+        ).rowcount
+        if moved:
+            self._db.execute(
+                f"DELETE FROM {SCHEMA}.staged "
+                f"WHERE _row_no IN (SELECT _row_no FROM {SCHEMA}.skipped)"
+            )
+        self.staged_count -= moved
+        self.skipped_count += moved
+        return moved
 
     def _text_of_staged(self) -> str:
         return ", ".join(f"CAST(s.{_quote(name)} AS TEXT)" for name in self.columns)

@@ -19,6 +19,7 @@ from jobs_ui.engines.export_job import run_export
 from jobs_ui.engines.import_job import ImportFileError, run_import
 from jobs_ui.engines.limits import FileLimits
 from jobs_ui.engines.progress import JobCancelled
+from jobs_ui.engines.undo_job import run_undo
 from jobs_ui.files import DataFiles
 from jobs_ui.jobs.heartbeat import Heartbeat
 from jobs_ui.jobs.progress import StoreProgressReporter
@@ -28,8 +29,14 @@ from jobs_ui.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-JobEngine = Callable[..., dict[str, Any]]  # run_import or run_export
+JobEngine = Callable[..., dict[str, Any]]  # run_import, run_undo or run_export
 ENGINES: dict[JobKind, JobEngine] = {JobKind.IMPORT: run_import, JobKind.EXPORT: run_export}
+
+
+def engine_for(job: Job) -> JobEngine:
+    """An undo is an import's kind of job (it changes a dataset's rows) with its own engine."""
+    return run_undo if job.undo_of is not None else ENGINES[job.kind]
+
 
 UNEXPECTED_ERROR = (
     "Something went wrong on our side while running this job; no data was changed. "
@@ -67,11 +74,11 @@ def execute_job(
     reporter = StoreProgressReporter(store, job.id, cancel_event=cancel_event)
     alive = Heartbeat(store, job.id, heartbeat_seconds) if heartbeat_seconds else nullcontext()
     inputs: dict[str, Any] = {"engine": engine, "files": files, "reporter": reporter}
-    if job.kind is JobKind.IMPORT:
+    if job.kind is JobKind.IMPORT and job.undo_of is None:
         inputs["limits"] = limits or file_limits(get_settings())
     try:
         with alive:
-            result = ENGINES[job.kind](job, **inputs)
+            result = engine_for(job)(job, **inputs)
     except JobCancelled:
         if stopping is not None and stopping.is_set():
             return store.fail(job.id, error=INTERRUPTED_ERROR)
@@ -81,12 +88,15 @@ def execute_job(
     except Exception:
         log.exception("job %s crashed", job.id)
         return store.fail(job.id, error=UNEXPECTED_ERROR.format(job_id=job.id))
-    return store.complete(
+    done = store.complete(
         job.id,
         result=result,
-        message=_done_message(job.kind, result),
+        message=done_message(job, result),
         stored_bytes=files.bytes_of(job.id),
     )
+    if job.undo_of is not None:
+        store.announce(job.undo_of)  # the import now says it was undone
+    return done
 
 
 def retry_can_help(error: str) -> bool:
@@ -106,10 +116,23 @@ def file_limits(settings: Settings) -> FileLimits:
     )
 
 
-def _done_message(kind: JobKind, result: dict[str, Any]) -> str:
-    if kind is JobKind.IMPORT:
-        return f"Imported {result['importedCount']:,} of {rows(result['totalRows'])}"
-    return f"Exported {rows(result['rowCount'])}"
+def done_message(job: Job, result: dict[str, Any]) -> str:
+    """The sentence a completed job ends on."""
+    if job.undo_of is not None:
+        text = f"Deleted {result['deletedCount']:,}, restored {result['restoredCount']:,}"
+        conflicts = result["conflictCount"]
+        return f"{text}; {conflicts:,} changed since, left as they are" if conflicts else text
+    if job.kind is JobKind.EXPORT:
+        return f"Exported {rows(result['rowCount'])}"
+    if result.get("dryRun"):
+        return (
+            f"Dry run: would create {result['wouldCreate']:,}, update {result['wouldUpdate']:,}"
+            f"; {result['unchangedCount']:,} unchanged, {result['skippedCount']:,} skipped"
+        )
+    return (
+        f"Created {result['createdCount']:,}, updated {result['updatedCount']:,}, "
+        f"unchanged {result['unchangedCount']:,}, skipped {result['skippedCount']:,}"
+    )
 
 
 def rows(count: int) -> str:

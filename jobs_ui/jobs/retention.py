@@ -1,4 +1,5 @@
-"""Deleting the files of jobs that ended long ago: uploads, exports and error reports.
+"""Deleting the files of jobs that ended long ago: uploads, exports, error reports and the
+rows dry runs checked.
 
 A job's files stay while it is pending or running, and for `JOBS_UI_KEEP_FILES_DAYS` after it
 ended; then they go (a download then answers 410 "no longer stored"). The job rows stay: the
@@ -66,6 +67,9 @@ def _job_files(files: DataFiles) -> Iterator[tuple[uuid.UUID, Path]]:
     for entry in _entries(files.root / "reports"):
         with contextlib.suppress(ValueError):
             yield uuid.UUID(entry.name.removesuffix("-errors.csv")), entry
+    for entry in _entries(files.root / "checked"):
+        with contextlib.suppress(ValueError):
+            yield uuid.UUID(entry.name.removesuffix(".sqlite")), entry
 
 
 def _entries(folder: Path) -> list[Path]:

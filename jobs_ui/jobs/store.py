@@ -377,6 +377,13 @@ class JobStore:
             self._log_finish(job)
         return job
 
+    def announce(self, job_id: uuid.UUID) -> None:
+        """Tell the job's followers of a change made outside this store (an undo marks its
+        import undone in the transaction that undoes it)."""
+        job = self.get(job_id)
+        if job is not None:
+            self.notify(job.id, job.version)
+
     def forget_files(self, job_id: uuid.UUID) -> Job | None:
         """Record that an ended job's files were deleted: its public result then links to
         them no more (see jobs_ui.models.public_result)."""

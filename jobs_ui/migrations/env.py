@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 import jobs_ui.access.api_keys  # registers the api_key table
 import jobs_ui.datasets
+import jobs_ui.engines.change_log  # registers the import_change table
 import jobs_ui.jobs.mappings  # registers the remembered_mapping table
 import jobs_ui.jobs.uploads  # registers the inspected_upload table
 import jobs_ui.models  # noqa: F401  (registers the job table)

@@ -6,8 +6,6 @@ import contextlib
 import sqlite3
 from decimal import Decimal
 
-import pytest
-
 from jobs_ui.datasets import registry
 from jobs_ui.engines.staging import ImportStaging
 
@@ -50,7 +48,9 @@ def test_staged_values_come_back_as_python_gave_them(tmp_path):
     assert (row_no, values) == (2, ("a", "Product a", Decimal("12.34"), 3))
 
 
-def test_attached_to_a_sqlite_database_it_copies_only_new_keys(tmp_path):
+def test_attached_to_a_sqlite_database_it_skips_rows_by_whether_the_table_holds_their_key(
+    tmp_path,
+):
     database = sqlite3.connect(tmp_path / "data.sqlite", isolation_level=None)
     database.execute(
         "CREATE TABLE products (id INTEGER PRIMARY KEY, sku TEXT UNIQUE, name TEXT, "
@@ -58,21 +58,39 @@ def test_attached_to_a_sqlite_database_it_copies_only_new_keys(tmp_path):
     )
     database.execute("INSERT INTO products (sku, name, price, stock) VALUES ('b', 'old', 1, 1)")
     with contextlib.closing(staging_for_products(tmp_path)) as staging:
-        staging.stage_many([(2, *product("a")), (3, *product("b")), (4, *product("a"))])
+        staging.stage_many([(2, *product("a")), (3, *product("b")), (4, *product("c"))])
         with staging.attached(database):
-            existing = staging.skip_existing(
-                PRODUCTS.sql_table, "sku ", " already exists", "exists"
+            held = staging.skip_by_key(
+                PRODUCTS.sql_table,
+                held=True,
+                reason_prefix="sku ",
+                reason_suffix=" exists",
+                problem="exists",
             )
-            with pytest.raises(sqlite3.IntegrityError):  # row 4 repeats row 2's key
-                staging.copy_new(PRODUCTS.sql_table, 2, 4, only_new_keys=True)
-            repeated = staging.skip_repeated_keys("Duplicate of row ", "", "dup")
-            written = staging.copy_new(PRODUCTS.sql_table, 2, 4, only_new_keys=True)
+            assert (held, staging.staged_count) == (1, 2)
+            lacking = staging.skip_by_key(
+                PRODUCTS.sql_table, held=False, reason_prefix="no ", reason_suffix="", problem="no"
+            )
             reasons = [(row, reason) for row, _cells, reason in staging.skipped_rows()]
-    assert (existing, written, repeated) == (1, 1, 1)
-    assert reasons == [(3, "sku 'b' already exists"), (4, "Duplicate of row 2")]
-    rows = database.execute("SELECT sku, name FROM products ORDER BY id").fetchall()
-    assert rows == [("b", "old"), ("a", "Product a")]
+            left = [row for batch in staging.staged_batches(10) for row, _values in batch]
+    assert (lacking, staging.staged_count, staging.skipped_count) == (2, 0, 3)
+    assert reasons == [(2, "no 'a'"), (3, "sku 'b' exists"), (4, "no 'c'")]
+    assert left == []
     assert database.execute("PRAGMA database_list").fetchall()[-1][1] == "main"  # detached
+
+
+def test_a_kept_copy_reopens_with_its_rows_and_counts(tmp_path):
+    with contextlib.closing(staging_for_products(tmp_path)) as staging:
+        staging.stage_many([(2, *product("a")), (3, *product("b"))])
+        staging.skip(4, {"sku": "x"}, "why")
+        staging.keep_copy(tmp_path / "kept.sqlite")
+        staging.stage_many([(5, *product("c"))])  # after the copy: not in it
+    kept = ImportStaging(
+        tmp_path / "kept.sqlite", PRODUCTS.sql_table, PRODUCTS.columns, "sku", reopen=True
+    )
+    with contextlib.closing(kept):
+        assert (kept.staged_count, kept.skipped_count) == (2, 1)
+        assert [row for batch in kept.staged_batches(10) for row, _ in batch] == [2, 3]
 
 
 def test_closing_removes_the_scratch_file(tmp_path):

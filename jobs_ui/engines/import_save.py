@@ -1,0 +1,303 @@
+"""Phase 2 of an import: the checked rows meet the dataset table, in one transaction.
+
+By mode (see `modes`): rows whose key the table lacks are created (insert, upsert), rows whose
+key it holds are updated where a mapped value differs (upsert, update) and left alone where
+none does; what a mode does not take is skipped, with why. A field the mapping leaves out is
+never written, so an update keeps what is stored there.
+
+Every created and updated row is recorded in `import_change` (its values before and after) in
+the same transaction, for the undo. A dry run does everything up to the writes, counts what
+they would do, samples the changes, and writes nothing to the dataset table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from jobs_ui.datasets import Dataset
+from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
+from jobs_ui.engines.modes import UNKNOWN_KEY_PROBLEM, ImportMode
+from jobs_ui.engines.postgres_save import copy_to_temporary, skip_by_key
+from jobs_ui.engines.progress import ProgressReporter
+from jobs_ui.engines.row_sql import RowSql
+from jobs_ui.engines.staging import SCHEMA, ImportStaging, sql_quote
+
+CHANGES_IN_RESULT = 100  # a dry run's sample of {key, field, from, to}
+INSERT_PART_ROWS = 100_000  # rows per INSERT ... SELECT, between progress reports
+VALIDATION_SHARE = 90  # percent of the bar before phase 2 starts
+
+
+@dataclass
+class SaveOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SavePlan:
+    """What phase 2 does: the mode, the fields the mapping feeds, and whether to write."""
+
+    job_id: uuid.UUID
+    mode: ImportMode
+    mapped: Sequence[str]
+    dry_run: bool = False
+
+
+Finish = Callable[[], None]  # run inside the transaction once the rows are saved (the report)
+
+
+def save_rows(
+    engine: Engine,
+    dataset: Dataset,
+    staging: ImportStaging,
+    reporter: ProgressReporter,
+    plan: SavePlan,
+    finish: Finish,
+) -> SaveOutcome:
+    """Phase 2, all or nothing. `finish` runs before the commit, so once rows are kept nothing
+    is left that could fail the job; the last chance to cancel comes after it."""
+    verb = "Comparing" if plan.dry_run else "Saving"
+    reporter.update(VALIDATION_SHARE, f"{verb} {staging.staged_count:,} valid rows", force=True)
+    with (
+        held_if_sqlite(engine, reporter),
+        engine.connect().execution_options(**{WRITE_LOCK_OPTION: True}) as connection,
+    ):
+        if is_sqlite(engine):
+            driver = connection.connection.driver_connection
+            assert isinstance(driver, sqlite3.Connection)  # is_sqlite: the stdlib driver
+            try:
+                with staging.attached(driver), connection.begin():
+                    outcome = _merge(
+                        connection, dataset, staging, reporter, plan, f"{SCHEMA}.staged"
+                    )
+                    finish()
+                    reporter.check_cancelled()  # last chance: after the commit rows are kept
+            except BaseException:
+                # Never hand the pool a connection that may still have the scratch attached.
+                connection.invalidate()
+                raise
+        else:
+            with connection.begin():
+                lock_table(connection, dataset)
+                _skip_repeated_keys(dataset, staging)
+                source = copy_to_temporary(
+                    connection, dataset, staging, _Steps(reporter, staging.staged_count).copied
+                )
+                outcome = _merge(connection, dataset, staging, reporter, plan, source)
+                finish()
+                reporter.check_cancelled()
+    return outcome
+
+
+def _merge(
+    connection: Connection,
+    dataset: Dataset,
+    staging: ImportStaging,
+    reporter: ProgressReporter,
+    plan: SavePlan,
+    source: str,
+) -> SaveOutcome:
+    """Skip what the mode does not take, then compare (dry run) or write and record."""
+    if is_sqlite_connection(connection):
+        _skip_repeated_keys(dataset, staging)
+    _skip_for_mode(connection, dataset, staging, plan.mode)
+    sql = RowSql(connection, dataset, source=f"{source}", compared=plan.mapped)
+    steps = _Steps(reporter, staging.staged_count)
+    if plan.dry_run:
+        return _compare(sql, plan, staging.staged_count)
+    return _write(sql, plan, staging.staged_count, steps)
+
+
+def is_sqlite_connection(connection: Connection) -> bool:
+    return connection.dialect.name == "sqlite"
+
+
+def _skip_for_mode(
+    connection: Connection, dataset: Dataset, staging: ImportStaging, mode: ImportMode
+) -> None:
+    """insert: a key the table holds is skipped; update: a key it lacks is."""
+    if mode is ImportMode.UPSERT:
+        return
+    held = mode is ImportMode.INSERT
+    if held:
+        prefix, suffix = f"{dataset.key} ", f" already exists in {dataset.name}"
+        problem = f"{dataset.key}: already exists in {dataset.name}"
+    else:
+        prefix = f"No row with this key: {dataset.key} "
+        suffix = f" is not in {dataset.name}"
+        problem = UNKNOWN_KEY_PROBLEM
+    if is_sqlite_connection(connection):
+        staging.skip_by_key(
+            dataset.sql_table,
+            held=held,
+            reason_prefix=prefix,
+            reason_suffix=suffix,
+            problem=problem,
+        )
+    else:
+        skip_by_key(
+            connection,
+            dataset,
+            staging,
+            held=held,
+            reason=lambda key: prefix + sql_quote(key) + suffix,
+            problem=problem,
+        )
+
+
+def _write(sql: RowSql, plan: SavePlan, remaining: int, steps: _Steps) -> SaveOutcome:
+    """Update what differs, create what is new, and record both for the undo."""
+    job = sql.job(plan.job_id)
+    t, s, key = sql.target, sql.source, sql.key
+    outcome = SaveOutcome()
+    if plan.mode.updates:
+        # The rows' values before, first: the update below overwrites them.
+        recorded = sql.run(
+            f"INSERT INTO {sql.changes} (job_id, row_key, before) "
+            f"SELECT {sql.mark}, {sql.key_text('t')}, {sql.json_of('t')} "
+            f"FROM {s} AS s JOIN {t} AS t ON t.{key} = s.{key} WHERE {sql.differs()}",
+            job,
+        )
+        sets = ", ".join(f"{sql.quote(name)} = s.{sql.quote(name)}" for name in sql.compared)
+        if recorded:
+            outcome.updated = sql.run(
+                f"UPDATE {t} AS t SET {sets} FROM {s} AS s "
+                f"WHERE t.{key} = s.{key} AND {sql.differs()}"
+            )
+        if outcome.updated != recorded:
+            raise RuntimeError("rows were updated without their values before being recorded")
+        steps.done(outcome.updated, f"Updated {outcome.updated:,} rows")
+    if plan.mode.creates:
+        new_key = f"NOT EXISTS (SELECT 1 FROM {t} AS t WHERE t.{key} = s.{key})"
+        sql.run(
+            f"INSERT INTO {sql.changes} (job_id, row_key) "
+            f"SELECT {sql.mark}, {sql.key_text('s')} FROM {s} AS s WHERE {new_key}",
+            job,
+        )
+        names = ", ".join(sql.quote(name) for name in sql.columns)
+        first, last = sql.rows(f"SELECT min(_row_no), max(_row_no) FROM {s}")[0]
+        for start in range(first or 0, (last or -1) + 1, INSERT_PART_ROWS):
+            outcome.created += sql.run(
+                f"INSERT INTO {t} ({names}) SELECT {names} FROM {s} AS s "
+                f"WHERE s._row_no BETWEEN {sql.mark} AND {sql.mark} AND {new_key} "
+                "ORDER BY s._row_no",
+                start,
+                start + INSERT_PART_ROWS - 1,
+            )
+            steps.done(outcome.created + outcome.updated, f"Saved {outcome.created:,} new rows")
+    # The rows as written, which the undo compares with what it finds then.
+    sql.run(
+        f"UPDATE {sql.changes} AS c SET after = {sql.json_of('t')} FROM {t} AS t "
+        f"WHERE c.job_id = {sql.mark} AND t.{key} = {sql.recorded_key('c')}",
+        job,
+    )
+    outcome.unchanged = remaining - outcome.created - outcome.updated
+    if outcome.unchanged < 0 or (plan.mode is ImportMode.INSERT and outcome.unchanged):
+        raise RuntimeError("rows were neither saved nor reported as skipped")
+    return outcome
+
+
+def _compare(sql: RowSql, plan: SavePlan, remaining: int) -> SaveOutcome:
+    """What writing would do, written nowhere: counts, and the first changes field by field."""
+    t, s, key = sql.target, sql.source, sql.key
+    ((held, differing),) = sql.rows(
+        f"SELECT count(*), coalesce(sum(CASE WHEN {sql.differs()} THEN 1 ELSE 0 END), 0) "
+        f"FROM {s} AS s JOIN {t} AS t ON t.{key} = s.{key}"
+    )
+    outcome = SaveOutcome(
+        created=remaining - int(held) if plan.mode.creates else 0,
+        updated=int(differing),
+        unchanged=int(held) - int(differing),
+    )
+    if differing and sql.compared:
+        outcome.changes = list(_changes(sql))
+    return outcome
+
+
+def _changes(sql: RowSql) -> Iterator[dict[str, Any]]:
+    """The first CHANGES_IN_RESULT changed fields, in file order: {key, field, from, to}."""
+    t, s, key = sql.target, sql.source, sql.key
+    picks = ", ".join(
+        f"t.{sql.quote(name)}, s.{sql.quote(name)}, {sql.differs_in(name)}" for name in sql.compared
+    )
+    rows = sql.rows(
+        f"SELECT s.{key}, {picks} FROM {s} AS s JOIN {t} AS t ON t.{key} = s.{key} "
+        f"WHERE {sql.differs()} ORDER BY s._row_no LIMIT {sql.mark}",
+        CHANGES_IN_RESULT,
+    )
+    listed = 0
+    for key_value, *values in rows:
+        for index, name in enumerate(sql.compared):
+            before, after, differs = values[3 * index : 3 * index + 3]
+            if not differs:
+                continue
+            yield {
+                "key": _shown(key_value),
+                "field": name,
+                "from": _shown(before),
+                "to": _shown(after),
+            }
+            listed += 1
+            if listed == CHANGES_IN_RESULT:
+                return
+
+
+def _shown(value: object) -> str | None:
+    """A value as a person reads it (numbers without float noise where they are exact)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+class _Steps:
+    """Phase 2's share of the bar, and a chance to cancel, after each step."""
+
+    def __init__(self, reporter: ProgressReporter, rows: int) -> None:
+        self._reporter = reporter
+        self._rows = max(rows, 1)
+
+    def done(self, rows: int, message: str) -> None:
+        share = (99 - VALIDATION_SHARE) * min(rows, self._rows) // self._rows
+        self._reporter.update(VALIDATION_SHARE + share, message, rows=rows)
+        self._reporter.check_cancelled()
+
+    def copied(self, rows: int) -> None:
+        self._reporter.check_cancelled()
+
+
+def _skip_repeated_keys(dataset: Dataset, staging: ImportStaging) -> int:
+    key = dataset.key
+    return staging.skip_repeated_keys(
+        f"Duplicate {key}: same as row ",
+        " of this file",
+        f"Duplicate {key}: the same {key} is in an earlier row of this file",
+    )
+
+
+def held_if_sqlite(
+    engine: Engine, reporter: ProgressReporter
+) -> contextlib.AbstractContextManager[None]:
+    return reporter.writes_held() if is_sqlite(engine) else contextlib.nullcontext()
+
+
+def lock_table(connection: Connection, dataset: Dataset) -> None:
+    """Serialise writers of one table so two imports cannot both add the same key, and an
+    undo sees the rows as no one else is changing them."""
+    if connection.dialect.name == "postgresql":
+        table_name = connection.dialect.identifier_preparer.quote(dataset.sql_table.name)
+        connection.execute(text(f"LOCK TABLE {table_name} IN SHARE ROW EXCLUSIVE MODE"))
+    # SQLite: BEGIN IMMEDIATE (the write-lock option) already holds the only write lock.
