@@ -63,6 +63,9 @@ class JobUpdate:
     started_at: str | None = None
     finished_at: str | None = None
     retry_of: str | None = None
+    commit_of: str | None = None
+    undo_of: str | None = None
+    undone_by: str | None = None
     rows_per_second: float | None = None
     eta_seconds: int | None = None
 
@@ -91,10 +94,17 @@ class JobUpdate:
             created_at=iso_utc(job.created_at),
             started_at=_iso_or_none(job.started_at),
             finished_at=_iso_or_none(job.finished_at),
-            retry_of=str(job.retry_of) if job.retry_of else None,
+            retry_of=_text_or_none(job.retry_of),
+            commit_of=_text_or_none(job.commit_of),
+            undo_of=_text_or_none(job.undo_of),
+            undone_by=_text_or_none(job.undone_by),
             rows_per_second=job.rows_per_second,
             eta_seconds=job.eta_seconds,
         )
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _iso_or_none(moment: datetime | None) -> str | None:

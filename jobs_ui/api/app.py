@@ -18,6 +18,7 @@ from jobs_ui.api.datasets import router as datasets_router
 from jobs_ui.api.errors import install_error_handlers
 from jobs_ui.api.jobs import IMPORT_FORM, INSPECT_FORM
 from jobs_ui.datasets import registry
+from jobs_ui.engines.modes import ImportMode
 from jobs_ui.services import Services
 from jobs_ui.urls import API_PREFIX, JOBS_API
 
@@ -136,6 +137,20 @@ def _upload_form(
             "contentMediaType": "application/json",
             "description": "A JSON object field -> column header (a field left out or null "
             "is not imported). Default: the mapping /inspect suggests.",
+        }
+        properties["mode"] = {
+            "type": "string",
+            "enum": [mode.value for mode in ImportMode],
+            "default": ImportMode.INSERT.value,
+            "description": "insert: add new keys, skip existing ones; upsert: add new keys and "
+            "update existing rows; update: update existing rows, skip unknown keys.",
+        }
+        properties["dryRun"] = {
+            "type": "string",
+            "enum": ["true", "false"],
+            "default": "false",
+            "description": "true: check the whole file and compare it with the table, writing "
+            "nothing; then POST /jobs/{jobId}/commit imports it.",
         }
     return {
         "title": title,

@@ -1,4 +1,5 @@
-"""REST routes for jobs: create imports and exports, read, list, cancel, retry, tokens.
+"""REST routes for jobs: create imports and exports, read, list, cancel, retry, commit a dry
+run, undo an import, tokens.
 
 Routes stay thin: who may do what is decided in `jobs_ui.jobs.commands`, for the pages too.
 Each returns a model of `jobs_ui.schemas` and declares it, and every error it can answer.
@@ -23,6 +24,7 @@ from jobs_ui.access.tokens import AccessToken
 from jobs_ui.api.deps import ActorDep, JobIdPath, ReaderDep, ServicesDep
 from jobs_ui.api.errors import GUARDED_POST, ApiError, error_responses
 from jobs_ui.datasets import registry
+from jobs_ui.engines.modes import ImportMode, parse_mode
 from jobs_ui.jobs.commands import CreatedJob
 from jobs_ui.jobs.import_inputs import Inspection
 from jobs_ui.models import JobKind, JobStatus, job_public
@@ -150,8 +152,9 @@ async def create_import(
     request: Request, services: ServicesDep, principal: ActorDep
 ) -> CreatedJobPublic:
     """Multipart `file` (or `uploadId` from /inspect) + `dataset`, with an optional
-    `mapping` (a JSON object field -> column; a field left out or null is not imported) and
-    `sheet` -> a PENDING import job. Without `mapping`, the one /inspect suggests is used."""
+    `mapping` (a JSON object field -> column; a field left out or null is not imported),
+    `sheet`, `mode` (insert, upsert, update) and `dryRun` -> a PENDING import job. Without
+    `mapping`, the one /inspect suggests is used."""
     commands = services.commands
     # Before the body is read: a caller at a limit does not get to send 200 MB first.
     await run_in_threadpool(commands.check_can_start, principal)
@@ -161,6 +164,8 @@ async def create_import(
             "dataset": dataset,
             "mapping": _mapping_field(form),
             "sheet": _optional_text(form, "sheet"),
+            "mode": _mode_field(form),
+            "dry_run": _flag_field(form, "dryRun"),
         }
         upload_id = _upload_id(form)
         if upload_id is not None:
@@ -223,6 +228,20 @@ def _upload_id(form: FormData) -> uuid.UUID | None:
         return uuid.UUID(text)
     except ValueError:
         raise ApiError(422, "uploadId is not valid; use the uploadId /inspect answered.") from None
+
+
+def _mode_field(form: FormData) -> ImportMode:
+    try:
+        return parse_mode(_optional_text(form, "mode"))
+    except ValueError as error:
+        raise ApiError(422, str(error)) from None
+
+
+def _flag_field(form: FormData, name: str) -> bool:
+    text = (_optional_text(form, name) or "false").strip().lower()
+    if text not in ("true", "false"):
+        raise ApiError(422, f"The field {name} must be true or false.")
+    return text == "true"
 
 
 def _mapping_field(form: FormData) -> dict[str, object] | None:
@@ -324,6 +343,32 @@ def cancel_job(job_id: JobIdPath, services: ServicesDep, principal: ActorDep) ->
 def retry_job(job_id: JobIdPath, services: ServicesDep, principal: ActorDep) -> CreatedJobPublic:
     """Run a FAILED or CANCELLED job again, as a new job from the same input."""
     return created_public(services.commands.retry(principal, job_id))
+
+
+@router.post(
+    "/{job_id}/commit",
+    status_code=201,
+    response_model=CreatedJobPublic,
+    responses=error_responses(*GUARDED_POST, 404, 409, 410, 429, 503),
+)
+def commit_dry_run(
+    job_id: JobIdPath, services: ServicesDep, principal: ActorDep
+) -> CreatedJobPublic:
+    """Import what a completed dry run checked, as a new job (its owner only, once): the same
+    upload, mapping and mode, the rows not read again, the counts taken at commit."""
+    return created_public(services.commands.commit(principal, job_id))
+
+
+@router.post(
+    "/{job_id}/undo",
+    status_code=201,
+    response_model=CreatedJobPublic,
+    responses=error_responses(*GUARDED_POST, 404, 409, 410, 429, 503),
+)
+def undo_import(job_id: JobIdPath, services: ServicesDep, principal: ActorDep) -> CreatedJobPublic:
+    """Undo a completed import, as a new job: the rows it created are deleted and the rows
+    it updated restored, except rows changed since (left as they are, counted as conflicts)."""
+    return created_public(services.commands.undo(principal, job_id))
 
 
 @router.post(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import reflex as rx
 
 from jobs_ui.components.form import form_card, message_callout
+from jobs_ui.engines.modes import ImportMode
 
 if TYPE_CHECKING:
     from jobs_ui.state.mapping import MappingStep
@@ -125,6 +126,41 @@ def sheet_picker(state: type[MappingStep]) -> rx.Component:
     )
 
 
+def mode_picker(state: type[MappingStep]) -> rx.Component:
+    """What to do with rows whose key the table holds, and whether to check first."""
+    events: Any = state
+    return rx.vstack(
+        rx.hstack(
+            rx.el.label("Rows", html_for="import-mode", style={"font_weight": "500"}),
+            rx.el.select(
+                *[rx.el.option(mode.label, value=mode.value) for mode in ImportMode],
+                id="import-mode",
+                value=state.mode,
+                on_change=events.set_mode,
+                data_testid="mode-select",
+                style={**SELECT_STYLE, "width": "auto"},
+            ),
+            align="center",
+            spacing="3",
+            wrap="wrap",
+        ),
+        rx.text(state.mode_note, size="1", color_scheme="gray", data_testid="mode-note"),
+        rx.el.label(
+            rx.hstack(
+                rx.checkbox(
+                    checked=state.dry_run,
+                    on_change=events.set_dry_run,
+                    data_testid="dry-run-checkbox",
+                ),
+                rx.text("Dry run first: see what would change, writing nothing", size="2"),
+                align="center",
+                spacing="2",
+            ),
+        ),
+        spacing="2",
+    )
+
+
 def mapping_step(state: type[MappingStep]) -> rx.Component:
     """Step 2 of the import form: check the mapping, then import."""
     events: Any = state
@@ -154,6 +190,7 @@ def mapping_step(state: type[MappingStep]) -> rx.Component:
             ),
         ),
         sheet_picker(state),
+        mode_picker(state),
         mapping_table(state),
         message_callout(state.mapping_error, test_id="mapping-error"),
         rx.cond(
@@ -173,8 +210,8 @@ def mapping_step(state: type[MappingStep]) -> rx.Component:
                 data_testid="back-button",
             ),
             rx.button(
-                rx.icon("play", size=16),
-                "Import",
+                rx.cond(state.dry_run, rx.icon("search_check", size=16), rx.icon("play", size=16)),
+                rx.cond(state.dry_run, "Dry run", "Import"),
                 size="3",
                 disabled=(state.import_blocker != "") | state.importing,
                 loading=state.importing,

@@ -15,7 +15,6 @@ import csv
 import itertools
 import logging
 import operator
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,18 +63,16 @@ def run_import(
     mode = ImportMode(job.params.get("mode") or ImportMode.INSERT.value)
     dry_run = bool(job.params.get("dryRun"))
     checked = job.params.get("checked")
-    scratch = files.scratch_path(job.id)
     if checked is not None:
-        staging = _checked_rows(files, checked, scratch, dataset)
+        staging = _checked_rows(files, checked, dataset)
         total_rows = int(job.params["totalRows"])
         mapping: FieldMapping = dict(job.params.get("mapping") or {})
     else:
+        scratch = files.scratch_path(job.id)
         staging = ImportStaging(scratch, dataset.sql_table, dataset.columns, dataset.key)
     with contextlib.closing(staging):
         if checked is None:
-            total_rows, mapping = _read_upload(
-                job, files, dataset, staging, reporter, limits, mode
-            )
+            total_rows, mapping = _read_upload(job, files, dataset, staging, reporter, limits, mode)
             if dry_run:
                 staging.keep_copy(files.checked_rows_path(job.id))
         report = files.error_report_path(job.id)
@@ -154,15 +151,13 @@ def _read_upload(
     return total_rows, mapping
 
 
-def _checked_rows(files: DataFiles, checked: str, scratch: Path, dataset: Dataset) -> ImportStaging:
-    """A commit works on a copy of the rows its dry run checked: the kept file stays whole
-    until the commit completes, so a commit that fails can be tried again."""
+def _checked_rows(files: DataFiles, checked: str, dataset: Dataset) -> ImportStaging:
+    """The rows the dry run checked, as the commit's scratch space: used once (closing it
+    deletes them); a commit tried again reads its own copy of the upload instead."""
     kept = files.resolve(checked)
     if not kept.is_file():
         raise ImportFileError(CHECKED_ROWS_GONE)
-    scratch.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(kept, scratch)
-    return ImportStaging(scratch, dataset.sql_table, dataset.columns, dataset.key, reopen=True)
+    return ImportStaging(kept, dataset.sql_table, dataset.columns, dataset.key, reopen=True)
 
 
 CHECKED_ROWS_GONE = (

@@ -24,7 +24,6 @@ from typing import Any, cast
 from jobs_ui.datasets import Dataset
 from jobs_ui.engines.formats import FileFormat, RawRow, RowReader
 from jobs_ui.engines.formulas import restore_neutralised
-from jobs_ui.engines.modes import ImportMode
 from jobs_ui.engines.mapping import (
     FieldMapping,
     MappingError,
@@ -32,6 +31,7 @@ from jobs_ui.engines.mapping import (
     columns_to_fields,
     suggest_mapping,
 )
+from jobs_ui.engines.modes import ImportMode
 
 _CELL_SEPARATOR = "\x1f"  # the ASCII unit separator: cells are joined on it for one scan
 # A cell that starts with a quote, or holds only whitespace, somewhere in the joined cells.

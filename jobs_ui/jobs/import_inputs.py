@@ -25,6 +25,7 @@ from jobs_ui.engines.mapping import (
     missing_required,
     suggest_mapping,
 )
+from jobs_ui.engines.modes import ImportMode
 from jobs_ui.engines.preview import FilePreview, preview_file
 from jobs_ui.files import DataFiles
 from jobs_ui.jobs.mappings import MappingMemory
@@ -82,6 +83,7 @@ class ImportInputs:
         dataset: Dataset,
         preview: FilePreview,
         chosen: Mapping[str, object] | None,
+        mode: ImportMode = ImportMode.INSERT,
     ) -> FieldMapping | None:
         """The mapping the job will use, or MappingError. A chosen mapping is remembered
         for this principal, dataset and set of headers. Without one, the suggestion from
@@ -93,8 +95,8 @@ class ImportInputs:
             if preview.format is FileFormat.JSONL:
                 return None
             suggested = suggest_mapping(preview.columns, dataset)
-            return checked_mapping(suggested, preview.columns, dataset, suggested=True)
-        mapping = checked_mapping(chosen, preview.columns, dataset)
+            return checked_mapping(suggested, preview.columns, dataset, suggested=True, mode=mode)
+        mapping = checked_mapping(chosen, preview.columns, dataset, mode=mode)
         self.memory.remember(
             owner=owner, dataset=dataset.name, columns=preview.columns, mapping=mapping
         )

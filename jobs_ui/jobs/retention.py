@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from jobs_ui.files import DataFiles
+from jobs_ui.jobs.lineage import JobLineage
 from jobs_ui.jobs.store import JobStore
 from jobs_ui.models import utc_now
 
@@ -42,6 +43,7 @@ def sweep_old_files(
         if all(_modified(path) < cutoff.timestamp() for path in paths)
     }
     ids = list(old)
+    lineage = JobLineage(store.engine)
     needed: set[uuid.UUID] = set()
     for start in range(0, len(ids), LOOKUP_BATCH):
         needed |= store.still_needed(ids[start : start + LOOKUP_BATCH], ended_after=cutoff)
@@ -52,6 +54,7 @@ def sweep_old_files(
         for path in paths:
             _delete(path)
         store.forget_files(job_id)  # the pages then say so instead of offering a dead link
+        lineage.forget_changes(job_id)  # an import's undo follows its files
         swept += 1
     if swept:
         log.info("deleted the files of %d jobs that ended before %s", swept, cutoff)

@@ -169,6 +169,8 @@ class JobStore:
         owner: str,
         params: dict[str, Any],
         retry_of: uuid.UUID | None = None,
+        commit_of: uuid.UUID | None = None,
+        undo_of: uuid.UUID | None = None,
         job_id: uuid.UUID | None = None,
         stored_bytes: int = 0,
         quota: Quota | None = None,
@@ -182,6 +184,8 @@ class JobStore:
             owner=owner,
             params=params,
             retry_of=retry_of,
+            commit_of=commit_of,
+            undo_of=undo_of,
             message="Waiting to start",
             stored_bytes=stored_bytes,
         )

@@ -6,6 +6,8 @@ Built from its state class, so a developer's page for one dataset
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from jobs_ui import routes
@@ -15,34 +17,120 @@ from jobs_ui.components.error_table import (
     error_summary,
     row_errors_table,
 )
+from jobs_ui.components.import_actions import (
+    FieldChange,
+    dry_run_actions,
+    lineage_notes,
+    undo_control,
+)
 from jobs_ui.components.progress_card import job_page
 from jobs_ui.engines.mapping import is_mapping_failure
-from jobs_ui.jobs.execution import retry_can_help
-from jobs_ui.state.backend import browser_url
-from jobs_ui.state.job_status import JobStatusState
+from jobs_ui.jobs.commands import CommandError
+from jobs_ui.jobs.execution import retry_can_help, rows
+from jobs_ui.state.backend import browser_url, commands, principal_of, run_command
+from jobs_ui.state.job_status import JobStatusState, job_uuid
 
 
 class ImportJob(JobStatusState, mixin=True):
-    """One import being followed: counts, summary and skipped rows."""
+    """One import being followed: counts, summary and skipped rows; a dry run's changes,
+    with its commit; an import's undo."""
+
+    acting: bool = False  # a commit or an undo is being started
 
     @rx.var
     def imported_count(self) -> int:
-        return int(self.result.get("importedCount", 0) or 0)
+        return self._count("importedCount")
 
     @rx.var
     def skipped_count(self) -> int:
-        return int(self.result.get("skippedCount", 0) or 0)
+        return self._count("skippedCount")
+
+    @rx.var
+    def is_dry_run(self) -> bool:
+        return bool(self.result.get("dryRun"))
 
     @rx.var
     def summary(self) -> str:
-        """ "Imported N rows" ("1 row"), then ", skipped M" when rows were skipped."""
-        noun = "row" if self.imported_count == 1 else "rows"
-        text = f"Imported {self.imported_count:,} {noun}"
-        return f"{text}, skipped {self.skipped_count:,}" if self.skipped_count else text
+        """The counts in a sentence, for an import, a dry run or an undo."""
+        return outcome_sentence(self.result, undo=bool(self.undo_of))
 
     @rx.var
     def headline(self) -> str:
-        return f"Import into {self.dataset}" if self.dataset else "Import"
+        if self.undo_of:
+            return f"Undo of an import into {self.dataset}"
+        into = f" into {self.dataset}" if self.dataset else ""
+        name = self.result.get("fileName")
+        of = f" of {name}" if name else ""
+        return f"Dry run{of}{into}" if self.is_dry_run else f"Import{of}{into}"
+
+    @rx.var
+    def changes(self) -> list[FieldChange]:
+        return [
+            FieldChange(
+                key=_text(change.get("key")),
+                field=_text(change.get("field")),
+                before=_text(change.get("from")),
+                after=_text(change.get("to")),
+            )
+            for change in self.result.get("changes") or []
+        ]
+
+    @rx.var
+    def changes_note(self) -> str:
+        """Says the list is a sample when more rows would change than it shows."""
+        listed = len(self.result.get("changes") or [])
+        if listed and self._count("wouldUpdate") > len({c.key for c in self.changes}):
+            return f"The first {listed} changed fields are shown."
+        return ""
+
+    @rx.var
+    def can_undo(self) -> bool:
+        """A completed import that changed rows, not undone yet (nor an undo itself)."""
+        return (
+            self.is_completed
+            and not self.is_dry_run
+            and not self.undo_of
+            and not self.undone_by
+            and self.imported_count > 0
+        )
+
+    @rx.var
+    def undo_confirmation(self) -> str:
+        created, updated = self._count("createdCount"), self._count("updatedCount")
+        if not (created or updated):  # an import from before modes: every row was new
+            created = self.imported_count
+        return (
+            f"This deletes the {rows(created)} the import created and gives the "
+            f"{rows(updated)} it updated their values from before it. Rows changed since "
+            "the import are left as they are."
+        )
+
+    def _count(self, name: str) -> int:
+        return int(self.result.get(name, 0) or 0)
+
+    @rx.event
+    async def commit_dry_run(self) -> Any:
+        """Import the rows the dry run checked, and go and watch that import."""
+        return await self._start(commands().commit)
+
+    @rx.event
+    async def undo_import(self) -> Any:
+        """Undo the followed import, and go and watch the undo."""
+        return await self._start(commands().undo)
+
+    async def _start(self, command: Any) -> Any:
+        if self.acting:
+            return None
+        self.acting, self.action_error = True, ""
+        try:
+            principal = await principal_of(self)
+            created = await run_command(command, principal, job_uuid(self.job_id))
+        except CommandError as error:
+            self.action_error = error.message
+            return None
+        finally:
+            self.acting = False
+        return rx.redirect(routes.job_page("IMPORT", str(created.job.id)))
 
     @rx.var
     def row_errors(self) -> list[RowError]:
@@ -102,6 +190,31 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def outcome_sentence(result: dict[str, Any], *, undo: bool = False) -> str:
+    """ "Created 50, updated 20, unchanged 30, skipped 3"; a dry run's "Would create ...";
+    an undo's "Deleted ..., restored ..."; an import from before modes "Imported N rows"."""
+
+    def count(name: str) -> int:
+        return int(result.get(name, 0) or 0)
+
+    if undo:
+        text = f"Deleted {count('deletedCount'):,}, restored {count('restoredCount'):,}"
+        conflicts = count("conflictCount")
+        return f"{text}; {conflicts:,} changed since, left as they are" if conflicts else text
+    if result.get("dryRun"):
+        return (
+            f"Would create {count('wouldCreate'):,}, update {count('wouldUpdate'):,}; "
+            f"{count('unchangedCount'):,} unchanged, {count('skippedCount'):,} skipped"
+        )
+    if "createdCount" in result:
+        return (
+            f"Created {count('createdCount'):,}, updated {count('updatedCount'):,}, "
+            f"unchanged {count('unchangedCount'):,}, skipped {count('skippedCount'):,}"
+        )
+    text = f"Imported {rows(count('importedCount'))}"
+    return f"{text}, skipped {count('skippedCount'):,}" if count("skippedCount") else text
+
+
 def map_columns_link(state: type[ImportJob], form_href: str) -> rx.Component:
     """The import's file, on the form's mapping step: for an import that failed on its
     columns, or one that skipped rows (a wrong column is a common cause)."""
@@ -124,7 +237,13 @@ def map_columns_link(state: type[ImportJob], form_href: str) -> rx.Component:
 def import_outcome(
     state: type[ImportJob] = ImportJobState, *, form_href: str = routes.IMPORTS
 ) -> rx.Component:
-    return rx.fragment(_completed_outcome(state), map_columns_link(state, form_href))
+    return rx.fragment(
+        lineage_notes(state, f"{form_href}/"),
+        _completed_outcome(state),
+        dry_run_actions(state, form_href),
+        rx.cond(~state.is_dry_run, map_columns_link(state, form_href)),
+        undo_control(state),
+    )
 
 
 def rows_label(rows: list[object], count: int) -> str:
@@ -140,6 +259,25 @@ def rows_label(rows: list[object], count: int) -> str:
 def _completed_outcome(state: type[ImportJob]) -> rx.Component:
     # Green when every row went in; amber when some were skipped; red when none went in.
     summary = rx.cond(
+        state.is_dry_run,
+        rx.callout(
+            state.summary, icon="search_check", color_scheme="blue", data_testid="import-summary"
+        ),
+        _import_summary(state),
+    )
+    return rx.cond(
+        state.is_completed,
+        rx.vstack(
+            summary,
+            _skipped_rows(state),
+            width="100%",
+            spacing="3",
+        ),
+    )
+
+
+def _import_summary(state: type[ImportJob]) -> rx.Component:
+    return rx.cond(
         state.skipped_count == 0,
         rx.callout(
             state.summary, icon="circle_check", color_scheme="green", data_testid="import-summary"
@@ -151,37 +289,32 @@ def _completed_outcome(state: type[ImportJob]) -> rx.Component:
             data_testid="import-summary",
         ),
     )
+
+
+def _skipped_rows(state: type[ImportJob]) -> rx.Component:
     return rx.cond(
-        state.is_completed,
+        state.skipped_count > 0,
         rx.vstack(
-            summary,
+            error_summary(state.error_groups),
+            row_errors_table(state.row_errors),
             rx.cond(
-                state.skipped_count > 0,
-                rx.vstack(
-                    error_summary(state.error_groups),
-                    row_errors_table(state.row_errors),
-                    rx.cond(
-                        state.error_report_href != "",
-                        rx.link(
-                            rx.hstack(
-                                rx.icon("download", size=14),
-                                "Download the full error report (CSV)",
-                                align="center",
-                            ),
-                            href=state.error_report_href,
-                            is_external=False,
-                            data_testid="error-report-link",
-                        ),
-                        rx.text(
-                            "The full error report is no longer stored (files are kept for a "
-                            "while after a job ends).",
-                            size="2",
-                            color_scheme="gray",
-                            data_testid="error-report-deleted",
-                        ),
+                state.error_report_href != "",
+                rx.link(
+                    rx.hstack(
+                        rx.icon("download", size=14),
+                        "Download the full error report (CSV)",
+                        align="center",
                     ),
-                    width="100%",
-                    spacing="3",
+                    href=state.error_report_href,
+                    is_external=False,
+                    data_testid="error-report-link",
+                ),
+                rx.text(
+                    "The full error report is no longer stored (files are kept for a "
+                    "while after a job ends).",
+                    size="2",
+                    color_scheme="gray",
+                    data_testid="error-report-deleted",
                 ),
             ),
             width="100%",

@@ -62,6 +62,10 @@ class JobStatusState(rx.State, mixin=True):
     # The pace while PROCESSING (None until the server knows it, and once the job ends).
     rows_per_second: float | None = None
     eta_seconds: int | None = None
+    # An import's lineage (job ids, "" when none): see JobPublic.
+    commit_of: str = ""
+    undo_of: str = ""
+    undone_by: str = ""
     not_found: bool = False
     # "live" (SSE), "polling", "offline" (backend unreachable; still trying), or "".
     transport: str = ""
@@ -139,6 +143,7 @@ class JobStatusState(rx.State, mixin=True):
         self.job_id = job_id
         self.status = self.message = self.error = self.kind = self.dataset = ""
         self.action_error = self.transport = ""
+        self.commit_of = self.undo_of = self.undone_by = ""
         self.result = {}
         self.progress = self.version = 0
         self.rows_per_second = self.eta_seconds = None
@@ -203,6 +208,8 @@ class JobStatusState(rx.State, mixin=True):
         self.result = item.result or {}
         self.kind, self.dataset, self.version = item.kind, item.dataset, item.version
         self.rows_per_second, self.eta_seconds = item.rows_per_second, item.eta_seconds
+        self.commit_of, self.undo_of = item.commit_of or "", item.undo_of or ""
+        self.undone_by = item.undone_by or ""
         if item.is_final:
             self.transport = ""
         hooks = []
@@ -222,7 +229,7 @@ class JobStatusState(rx.State, mixin=True):
         self.action_error = ""
         try:
             principal = await principal_of(self)
-            await run_command(commands().cancel, principal, _job_uuid(self.job_id))
+            await run_command(commands().cancel, principal, job_uuid(self.job_id))
         except CommandError as error:
             self.action_error = error.message
 
@@ -232,7 +239,7 @@ class JobStatusState(rx.State, mixin=True):
         self.action_error = ""
         try:
             principal = await principal_of(self)
-            created = await run_command(commands().retry, principal, _job_uuid(self.job_id))
+            created = await run_command(commands().retry, principal, job_uuid(self.job_id))
         except CommandError as error:
             self.action_error = error.message
             return None
@@ -262,7 +269,7 @@ def _half_up(value: int, step: int) -> int:
     return (value + step // 2) // step * step
 
 
-def _job_uuid(job_id: str) -> uuid.UUID:
+def job_uuid(job_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(job_id)
     except ValueError:

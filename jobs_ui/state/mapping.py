@@ -2,7 +2,8 @@
 
 A mixin of the import form's state (`jobs_ui.pages.imports.ImportForm`): the file was sent
 and inspected in step 1; here a person checks the suggested mapping, changes it, picks a
-workbook's sheet, and starts the import of the waiting upload.
+workbook's sheet and the mode (add, add and update, update only), and starts the import of
+the waiting upload, or a dry run of it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from jobs_ui import routes
 from jobs_ui.datasets import registry
 from jobs_ui.datasets.fields import FieldSpec
 from jobs_ui.datasets.registry import UnknownDatasetError
+from jobs_ui.engines.mapping import required_fields
+from jobs_ui.engines.modes import ImportMode
 from jobs_ui.jobs.commands import CommandError
 from jobs_ui.jobs.import_inputs import Inspection
 from jobs_ui.state.backend import commands, principal_of, run_command
@@ -51,6 +54,8 @@ class MappingStep(rx.State, mixin=True):
     remembered: bool = False
     importing: bool = False
     mapping_error: str = ""
+    mode: str = ImportMode.INSERT.value
+    dry_run: bool = False
 
     @rx.var
     def on_mapping_step(self) -> bool:
@@ -58,13 +63,14 @@ class MappingStep(rx.State, mixin=True):
 
     @rx.var
     def field_rows(self) -> list[MappedField]:
+        required = self._required()
         rows = []
         for spec in _specs(self.mapped_dataset):
             column = self.mapping.get(spec.name, "")
             rows.append(
                 MappedField(
                     name=spec.name,
-                    required=spec.required,
+                    required=spec.name in required,
                     description=spec.description or "",
                     column=column,
                     samples=_samples(self.columns, self.sample_rows, column),
@@ -74,11 +80,23 @@ class MappingStep(rx.State, mixin=True):
 
     @rx.var
     def unmapped_required(self) -> list[str]:
-        return [
-            spec.name
-            for spec in _specs(self.mapped_dataset)
-            if spec.required and not self.mapping.get(spec.name)
-        ]
+        return [name for name in self._required() if not self.mapping.get(name)]
+
+    @rx.var
+    def mode_note(self) -> str:
+        """What the chosen mode does with the fields left unmapped, in words."""
+        if self.mode == ImportMode.UPDATE.value:
+            return "Only the key is required: fields left unmapped keep what is stored."
+        if self.mode == ImportMode.UPSERT.value:
+            return "Rows whose key exists get the file's values; unmapped fields keep theirs."
+        return "Rows whose key exists already are skipped."
+
+    def _required(self) -> tuple[str, ...]:
+        try:
+            dataset = registry.get(self.mapped_dataset)
+        except UnknownDatasetError:
+            return ()
+        return required_fields(dataset, _mode(self.mode))
 
     @rx.var
     def unmapped_note(self) -> str:
@@ -119,6 +137,15 @@ class MappingStep(rx.State, mixin=True):
         self.mapping_error = ""
 
     @rx.event
+    def set_mode(self, mode: str) -> None:
+        if mode in {known.value for known in ImportMode}:
+            self.mode, self.mapping_error = mode, ""
+
+    @rx.event
+    def set_dry_run(self, checked: bool) -> None:
+        self.dry_run = bool(checked)
+
+    @rx.event
     def back_to_file(self) -> None:
         self.step, self.mapping_error = STEP_FILE, ""
 
@@ -157,6 +184,8 @@ class MappingStep(rx.State, mixin=True):
                 upload_id=_upload_uuid(self.upload_id),
                 mapping={field: column or None for field, column in self.mapping.items()},
                 sheet=self.sheet or None,
+                mode=_mode(self.mode),
+                dry_run=self.dry_run,
             )
         except CommandError as error:
             self.mapping_error = error.message
@@ -177,12 +206,15 @@ class MappingStep(rx.State, mixin=True):
             return
         try:
             principal = await principal_of(self)
-            inspection = await run_command(
-                commands().inspect_job, principal, _upload_uuid(job_id, what="Import")
-            )
+            earlier = _upload_uuid(job_id, what="Import")
+            inspection = await run_command(commands().inspect_job, principal, earlier)
+            job = await run_command(commands().visible_job, principal, earlier)
         except CommandError as error:
             self._set_form_error(error.message)
             return
+        # The same choices as that import: back from a dry run, it is checked again.
+        self.mode = _mode(job.params.get("mode")).value
+        self.dry_run = bool(job.params.get("dryRun"))
         dataset = inspection.upload.dataset
         self._set_dataset(dataset)
         if self._dataset_to_import() != dataset:
@@ -216,6 +248,13 @@ class MappingStep(rx.State, mixin=True):
 
     def _set_form_error(self, message: str) -> None:
         self.mapping_error = message
+
+
+def _mode(value: object) -> ImportMode:
+    try:
+        return ImportMode(str(value or ImportMode.INSERT.value))
+    except ValueError:
+        return ImportMode.INSERT
 
 
 def _specs(dataset: str) -> tuple[FieldSpec, ...]:

@@ -23,11 +23,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import Session
 
 from jobs_ui.access.api_keys import create_key
 from jobs_ui.access.signing import signing_keys
 from jobs_ui.access.tokens import JobTokens
 from jobs_ui.access.visitor import COOKIE_NAME
+from jobs_ui.datasets import registry
+from jobs_ui.engines.change_log import ImportChange
+from jobs_ui.engines.staging import ImportStaging
 from jobs_ui.jobs.store import Quota, QuotaExceededError
 from jobs_ui.models import Job, JobKind, JobStatus
 from jobs_ui.services import Services
@@ -131,6 +135,52 @@ def completed_import(services: Services, owner: str = OWNER) -> Job:
     return done
 
 
+def completed_dry_run(services: Services, owner: str = OWNER) -> Job:
+    """A dry run of one new contact, with its upload and checked rows kept for a commit."""
+    contacts = registry.get("contacts")
+    email = f"{uuid.uuid4().hex[:12]}@example.com"
+    job_id = uuid.uuid4()
+    upload = services.files.upload_path(job_id, "people.csv")
+    upload.parent.mkdir(parents=True, exist_ok=True)
+    upload.write_bytes(f"name,email\nAda,{email}\n".encode())
+    mapping = {"name": "name", "email": "email", "company": None, "phone": None}
+    scratch = services.files.scratch_path(job_id)
+    staging = ImportStaging(scratch, contacts.sql_table, contacts.columns, contacts.key)
+    with contextlib.closing(staging):
+        staging.stage_many([(2, "Ada", email, None, None)])
+        staging.keep_copy(services.files.checked_rows_path(job_id))
+    params = {"upload": services.files.relative(upload), "format": "csv", "dryRun": True}
+    job = services.store.create(
+        kind=JobKind.IMPORT,
+        dataset="contacts",
+        owner=owner,
+        job_id=job_id,
+        params={**params, "fileName": "people.csv", "mode": "insert", "mapping": mapping},
+    )
+    services.store.start(job.id)
+    result = {"dryRun": True, "totalRows": 1, "mapping": mapping, "wouldCreate": 1}
+    done = services.store.complete(job.id, result=result, message="done")
+    assert done is not None
+    return done
+
+
+def completed_upsert(services: Services, owner: str = OWNER) -> Job:
+    """An import that created one contact, with its record of changes (for an undo)."""
+    job = services.store.create(
+        kind=JobKind.IMPORT, dataset="contacts", owner=owner, params={"fileName": "people.csv"}
+    )
+    services.store.start(job.id)
+    with Session(services.engine) as session:
+        email = f"{uuid.uuid4().hex[:12]}@example.com"
+        after = json.dumps({"name": "Ada", "email": email, "company": None, "phone": None})
+        session.add(ImportChange(job_id=job.id, row_key=email, after=after))
+        session.commit()
+    result = {"createdCount": 1, "updatedCount": 0, "importedCount": 1, "skippedCount": 0}
+    done = services.store.complete(job.id, result=result, message="done")
+    assert done is not None
+    return done
+
+
 def tamper(token: str) -> str:
     """The token with one character of its signature changed (the first: it carries six
     whole bits, where a changed last character may only touch padding bits)."""
@@ -148,7 +198,7 @@ def all_jobs(services: Services) -> list[Job]:
 # =========================================================================================
 
 READ_ROUTES = ("get", "download", "error_report", "stream")
-ACT_ROUTES = ("cancel", "retry", "token")
+ACT_ROUTES = ("cancel", "retry", "commit", "undo", "token")
 CREATE_ROUTES = ("create_import", "create_export")
 ROUTES = (*READ_ROUTES, "list", *ACT_ROUTES, *CREATE_ROUTES)
 TOKENS = ("own_token", "other_job_token", "tampered_token", "expired_token")
@@ -261,7 +311,7 @@ class Case:
             return http.get(at, headers=headers, params=params)
         if route == "list":
             return http.get(JOBS, headers=headers, params=params)
-        if route in ("cancel", "retry", "token"):
+        if route in ACT_ROUTES:
             return http.post(f"{at}/{route}", headers=headers, params=params)
         if route == "download":
             return http.get(f"{at}/download", headers=headers, params=params)
@@ -288,6 +338,10 @@ def make_case(world: World, route: str, principal: str) -> Case:
         target = pending_export(services)
     elif route == "retry":
         target = failed_export(services)
+    elif route == "commit":
+        target = completed_dry_run(services)
+    elif route == "undo":
+        target = completed_upsert(services)
     elif route == "error_report":
         target = completed_import(services)
     else:
@@ -417,6 +471,13 @@ def check_sees(case: Case, response: httpx.Response, jobs_before: set[uuid.UUID]
         assert retry is not None and retry.retry_of == target.id
         assert retry.owner == OWNER  # a retry stays the job owner's, whoever asked
         assert response.json()["accessToken"]
+    elif route in ("commit", "undo"):
+        assert response.status_code == 201, response.text
+        made = services.store.get(uuid.UUID(response.json()["jobId"]))
+        assert made is not None and made.owner == OWNER  # the import's owner's, whoever asked
+        lineage = made.commit_of if route == "commit" else made.undo_of
+        assert lineage == target.id and made.kind is JobKind.IMPORT
+        assert {job.id for job in all_jobs(services)} == jobs_before | {made.id}
     elif route == "token":
         assert response.status_code == 201, response.text
         body = response.json()
@@ -743,7 +804,16 @@ REFUSED_CROSS_SITE = {
 }
 
 
-CROSS_SITE_ROUTES = ("create_export", "create_import", "inspect", "cancel", "retry", "token")
+CROSS_SITE_ROUTES = (
+    "create_export",
+    "create_import",
+    "inspect",
+    "cancel",
+    "retry",
+    "commit",
+    "undo",
+    "token",
+)
 
 
 @EMBEDDED
@@ -752,6 +822,8 @@ def test_a_cross_site_post_with_the_visitors_cookie_changes_nothing(visitor, ser
     assert visitor.get(JOBS).status_code == 200
     subject = subject_of(services, visitor.cookies[COOKIE_NAME])
     pending, failed = pending_export(services, subject), failed_export(services, subject)
+    dry, upsert = completed_dry_run(services, subject), completed_upsert(services, subject)
+    targets = {"retry": failed, "commit": dry, "undo": upsert}
     before = {job.id: (job.status, job.version) for job in all_jobs(services)}
     for route in CROSS_SITE_ROUTES:
         if route == "create_export":
@@ -764,7 +836,7 @@ def test_a_cross_site_post_with_the_visitors_cookie_changes_nothing(visitor, ser
                 headers=headers,
             )
         else:
-            job = failed if route == "retry" else pending
+            job = targets.get(route, pending)
             response = visitor.post(f"{JOBS}/{job.id}/{route}", headers=headers)
         if "Authorization" in headers:
             # Credentials nobody recognises are refused as such; never the cookie instead.
@@ -773,8 +845,10 @@ def test_a_cross_site_post_with_the_visitors_cookie_changes_nothing(visitor, ser
             assert (response.status_code, response.json()) == (403, REFUSED_CROSS_SITE), route
         assert response.headers["x-content-type-options"] == "nosniff"
         assert {job.id: (job.status, job.version) for job in all_jobs(services)} == before, route
-        for folder in ("uploads", "inspected"):  # no file was taken in either
-            assert [p.name for p in (services.settings.data_dir / folder).iterdir()] == [], route
+        # No file was taken in: only the dry run's own upload is there.
+        uploads = [p.name for p in (services.settings.data_dir / "uploads").iterdir()]
+        assert uploads == [str(dry.id)], route
+        assert list((services.settings.data_dir / "inspected").iterdir()) == [], route
     # The same visitor, from its own pages, may.
     same_origin = {"Origin": str(visitor.base_url).rstrip("/"), "Sec-Fetch-Site": "same-origin"}
     assert visitor.post(f"{JOBS}/{pending.id}/cancel", headers=same_origin).status_code == 200

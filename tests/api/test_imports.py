@@ -60,7 +60,7 @@ def test_existing_keys_are_skipped_not_duplicated(client, services, tmp_path):
 def test_clean_import_has_no_error_report(client, tmp_path):
     job = wait_for_end(client, start_import(client, contacts_csv(tmp_path / "ok.csv", 10))["jobId"])
     assert job["result"]["errorReportUrl"] is None and job["result"]["errors"] == []
-    assert job["message"] == "Imported 10 of 10 rows"
+    assert job["message"] == "Created 10, updated 0, unchanged 0, skipped 0"
 
 
 def test_products_validate_price_and_stock(client, services, tmp_path):
@@ -288,9 +288,9 @@ def test_a_quote_that_is_never_closed_fails_the_file_instead_of_merging_rows(cli
 def test_a_key_repeated_across_save_parts_is_reported(
     client, services, tmp_path, monkeypatch, table_had_rows
 ):
-    import jobs_ui.engines.import_job as import_job
+    import jobs_ui.engines.import_save as import_save
 
-    monkeypatch.setattr(import_job, "COPY_PART_ROWS", 2)  # rows 2-3, then 4-5 (in process)
+    monkeypatch.setattr(import_save, "INSERT_PART_ROWS", 2)  # rows 2-3, then 4-5 (in process)
     if table_had_rows:
         seed = write_csv(tmp_path / "seed.csv", ["name,email", "Zed,zed@x.io"])
         wait_for_end(client, start_import(client, seed)["jobId"])

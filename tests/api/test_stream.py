@@ -53,6 +53,9 @@ def test_finished_job_stream_is_exact(client):
         "version": job["version"],
         # Since one model serves both: every other field of the job JSON too, after these.
         "retryOf": None,
+        "commitOf": None,
+        "undoOf": None,
+        "undoneBy": None,
         "createdAt": job["createdAt"],
         "startedAt": job["startedAt"],
         "finishedAt": job["finishedAt"],

@@ -7,7 +7,8 @@ reads its one job and does nothing else. Commands block (database, disk): call t
 thread pool in async code.
 
 `base` holds what every command shares (errors, the visibility rule, the checks before
-acting), `imports` the commands that take a file in, `jobs` the rest and `JobCommands`.
+acting), `imports` the commands that take a file in, `outcomes` committing dry runs and
+undoing imports, `jobs` the rest and `JobCommands`.
 """
 
 from jobs_ui.jobs.commands.base import (

@@ -140,6 +140,8 @@ class CommandsBase:
         params: dict[str, object],
         job_id: uuid.UUID | None = None,
         retry_of: uuid.UUID | None = None,
+        commit_of: uuid.UUID | None = None,
+        undo_of: uuid.UUID | None = None,
         stored_bytes: int = 0,
     ) -> Job:
         try:
@@ -150,6 +152,8 @@ class CommandsBase:
                 params=params,
                 job_id=job_id,
                 retry_of=retry_of,
+                commit_of=commit_of,
+                undo_of=undo_of,
                 stored_bytes=stored_bytes,
                 quota=self.quota,
             )

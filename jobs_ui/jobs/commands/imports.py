@@ -21,6 +21,7 @@ from jobs_ui.access.principal import Principal
 from jobs_ui.datasets import Dataset
 from jobs_ui.engines.formats import FileFormat, UnreadableFileError
 from jobs_ui.engines.mapping import FieldMapping, MappingError
+from jobs_ui.engines.modes import ImportMode
 from jobs_ui.engines.preview import FilePreview
 from jobs_ui.jobs.commands.base import (
     MAX_WAITING_UPLOADS,
@@ -39,6 +40,15 @@ from jobs_ui.models import JobKind
 class _ChosenInput:
     mapping: FieldMapping | None
     sheet: str | None
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """What the request asked for: checked against the file before a job exists."""
+
+    mapping: Mapping[str, object] | None
+    sheet: str | None
+    mode: ImportMode
 
 
 class ImportCommands(CommandsBase):
@@ -150,11 +160,13 @@ class ImportCommands(CommandsBase):
         upload_id: uuid.UUID | None = None,
         mapping: Mapping[str, object] | None = None,
         sheet: str | None = None,
+        mode: ImportMode = ImportMode.INSERT,
+        dry_run: bool = False,
     ) -> CreatedJob:
         """Queue the import of a file sent now (`source`, stored straight into the data dir)
         or of an inspected one (`upload_id`), through `mapping` (field -> column; None: the
-        principal's remembered one for these headers, else the suggested one). A mapping
-        the file cannot take is refused (422) before any job exists."""
+        one suggested for its headers), by `mode`; a `dry_run` writes nothing (see `commit`).
+        A mapping the file cannot take in that mode is refused (422) before any job exists."""
         self._writable(principal)
         chosen = self._dataset(principal, Action.IMPORT, dataset)
         if (source is None) == (upload_id is None):
@@ -171,7 +183,11 @@ class ImportCommands(CommandsBase):
                 raise CommandError(404, UPLOAD_NOT_FOUND)
             try:
                 used = self._mapping_or_422(
-                    principal, chosen, self.files.resolve(upload.path), file_format, mapping, sheet
+                    principal,
+                    chosen,
+                    self.files.resolve(upload.path),
+                    file_format,
+                    _Wanted(mapping, sheet, mode),
                 )
             except BaseException:
                 self.inputs.give_back(upload)  # still waiting, for a mapping that fits
@@ -184,7 +200,8 @@ class ImportCommands(CommandsBase):
             path = self.files.upload_path(job_id, filename)
             size = self._save_upload(source, path)
             try:
-                used = self._mapping_or_422(principal, chosen, path, file_format, mapping, sheet)
+                wanted = _Wanted(mapping, sheet, mode)
+                used = self._mapping_or_422(principal, chosen, path, file_format, wanted)
             except BaseException:
                 shutil.rmtree(path.parent, ignore_errors=True)
                 raise
@@ -195,6 +212,8 @@ class ImportCommands(CommandsBase):
             "sizeBytes": size,
             "mapping": used.mapping,
             "sheet": used.sheet,
+            "mode": mode.value,
+            "dryRun": dry_run,
         }
         try:
             job = self._create(
@@ -260,19 +279,20 @@ class ImportCommands(CommandsBase):
         dataset: Dataset,
         path: Path,
         file_format: FileFormat,
-        mapping: Mapping[str, object] | None,
-        sheet: str | None,
+        wanted: _Wanted,
     ) -> _ChosenInput:
         """The mapping and sheet the job will use. A file that cannot be read at all is
         left to the job to fail on (with the same sentence), unless a mapping or sheet was
         chosen: those cannot be checked, so the request is refused."""
-        preview = try_preview(self.inputs, path, file_format, self.limits, sheet)
+        preview = try_preview(self.inputs, path, file_format, self.limits, wanted.sheet)
         if isinstance(preview, UnreadableFileError):
-            if mapping is not None or sheet is not None:
+            if wanted.mapping is not None or wanted.sheet is not None:
                 raise CommandError(422, str(preview))
             return _ChosenInput(None, None)
         try:
-            used = self.inputs.mapping_for_import(principal.subject, dataset, preview, mapping)
+            used = self.inputs.mapping_for_import(
+                principal.subject, dataset, preview, wanted.mapping, wanted.mode
+            )
         except MappingError as error:
             raise CommandError(422, str(error)) from None
         return _ChosenInput(used, preview.sheet)

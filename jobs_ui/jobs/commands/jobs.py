@@ -19,12 +19,13 @@ from jobs_ui.jobs.commands.base import (
     decode_cursor,
     encode_cursor,
 )
-from jobs_ui.jobs.commands.imports import ImportCommands
+from jobs_ui.jobs.commands.outcomes import OutcomeCommands
 from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, public_result
 
 
-class JobCommands(ImportCommands):
-    """Reading, listing, exporting, cancelling, retrying (imports: see ImportCommands)."""
+class JobCommands(OutcomeCommands):
+    """Reading, listing, exporting, cancelling, retrying (imports: see ImportCommands;
+    commits and undos: OutcomeCommands)."""
 
     def check_can_start(self, principal: Principal) -> None:
         """Refuse early (before an upload is taken in) a principal that may start no job."""
@@ -145,8 +146,9 @@ class JobCommands(ImportCommands):
         self._check_quota(principal, owner=job.owner)
         retry_id = uuid.uuid4()
         params = dict(job.params)
+        params.pop("checked", None)  # a commit tried again reads its file again
         stored = 0
-        if job.kind is JobKind.IMPORT:
+        if job.kind is JobKind.IMPORT and job.undo_of is None:
             params["upload"] = self._own_copy_of_upload(job, retry_id)
             stored = int(job.params.get("sizeBytes") or 0)
         try:
@@ -157,6 +159,8 @@ class JobCommands(ImportCommands):
                 params=params,
                 job_id=retry_id,
                 retry_of=job.id,
+                commit_of=job.commit_of,
+                undo_of=job.undo_of,
                 stored_bytes=stored,
             )
         except BaseException:
