@@ -130,6 +130,7 @@ def undo_control(state: type[ImportJob]) -> rx.Component:
                         rx.button(
                             "Undo the import",
                             color_scheme="red",
+                            variant="surface",  # solid red on white text fails contrast
                             on_click=events.undo_import,
                             data_testid="undo-confirm",
                         ),

@@ -151,6 +151,8 @@ def mode_picker(state: type[MappingStep]) -> rx.Component:
                     checked=state.dry_run,
                     on_change=events.set_dry_run,
                     data_testid="dry-run-checkbox",
+                    # The box is a button: it needs its own name (the text beside it is not).
+                    custom_attrs={"aria-label": "Dry run first"},
                 ),
                 rx.text("Dry run first: see what would change, writing nothing", size="2"),
                 align="center",

@@ -109,8 +109,11 @@ def progress_card(
     title: rx.Var[str] | str,
     *body: rx.Component,
     can_retry: rx.Var[bool] | None = None,
+    message_when_done: bool = True,
 ) -> rx.Component:
-    """A card for one job: `body` goes under the bar (counts, download links...)."""
+    """A card for one job: `body` goes under the bar (counts, download links...).
+    `message_when_done=False`: the body says how it ended, so the message goes then."""
+    message = rx.text(state.message, color_scheme="gray", size="2", data_testid="job-message")
     return rx.card(
         rx.cond(
             state.not_found,
@@ -124,7 +127,7 @@ def progress_card(
                     align="center",
                 ),
                 progress_bar(state),
-                rx.text(state.message, color_scheme="gray", size="2", data_testid="job-message"),
+                message if message_when_done else rx.cond(~state.is_completed, message),
                 message_callout(state.error, test_id="job-error"),
                 *body,
                 message_callout(state.action_error, test_id="action-error", icon="info"),
@@ -152,10 +155,13 @@ def job_page(
     back_href: str,
     back_label: str,
     can_retry: rx.Var[bool] | None = None,
+    message_when_done: bool = True,
 ) -> rx.Component:
     """A whole job page: the progress card with `outcome` under the bar, and a way back."""
     return page(
-        progress_card(state, title, *outcome, can_retry=can_retry),
+        progress_card(
+            state, title, *outcome, can_retry=can_retry, message_when_done=message_when_done
+        ),
         rx.link(f"← {back_label}", href=back_href, size="2"),
         heading=heading,
     )

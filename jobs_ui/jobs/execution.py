@@ -22,6 +22,7 @@ from jobs_ui.engines.progress import JobCancelled
 from jobs_ui.engines.undo_job import run_undo
 from jobs_ui.files import DataFiles
 from jobs_ui.jobs.heartbeat import Heartbeat
+from jobs_ui.jobs.outcome_text import outcome_sentence, rows
 from jobs_ui.jobs.progress import StoreProgressReporter
 from jobs_ui.jobs.store import INTERRUPTED_ERROR, QUEUE_DOWN, WORKER_LOST_ERROR, JobStore
 from jobs_ui.models import Job, JobKind
@@ -118,23 +119,7 @@ def file_limits(settings: Settings) -> FileLimits:
 
 def done_message(job: Job, result: dict[str, Any]) -> str:
     """The sentence a completed job ends on."""
-    if job.undo_of is not None:
-        text = f"Deleted {result['deletedCount']:,}, restored {result['restoredCount']:,}"
-        conflicts = result["conflictCount"]
-        return f"{text}; {conflicts:,} changed since, left as they are" if conflicts else text
     if job.kind is JobKind.EXPORT:
         return f"Exported {rows(result['rowCount'])}"
-    if result.get("dryRun"):
-        return (
-            f"Dry run: would create {result['wouldCreate']:,}, update {result['wouldUpdate']:,}"
-            f"; {result['unchangedCount']:,} unchanged, {result['skippedCount']:,} skipped"
-        )
-    return (
-        f"Created {result['createdCount']:,}, updated {result['updatedCount']:,}, "
-        f"unchanged {result['unchangedCount']:,}, skipped {result['skippedCount']:,}"
-    )
-
-
-def rows(count: int) -> str:
-    """ "1 row", "2,000 rows"."""
-    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+    text = outcome_sentence(result, undo=job.undo_of is not None)
+    return f"Dry run: {text[0].lower()}{text[1:]}" if result.get("dryRun") else text

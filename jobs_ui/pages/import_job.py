@@ -26,7 +26,8 @@ from jobs_ui.components.import_actions import (
 from jobs_ui.components.progress_card import job_page
 from jobs_ui.engines.mapping import is_mapping_failure
 from jobs_ui.jobs.commands import CommandError
-from jobs_ui.jobs.execution import retry_can_help, rows
+from jobs_ui.jobs.execution import retry_can_help
+from jobs_ui.jobs.outcome_text import outcome_sentence, rows
 from jobs_ui.state.backend import browser_url, commands, principal_of, run_command
 from jobs_ui.state.job_status import JobStatusState, job_uuid
 
@@ -99,11 +100,12 @@ class ImportJob(JobStatusState, mixin=True):
         created, updated = self._count("createdCount"), self._count("updatedCount")
         if not (created or updated):  # an import from before modes: every row was new
             created = self.imported_count
-        return (
-            f"This deletes the {rows(created)} the import created and gives the "
-            f"{rows(updated)} it updated their values from before it. Rows changed since "
-            "the import are left as they are."
-        )
+        parts = []
+        if created:
+            parts.append(f"deletes the {rows(created)} this import created")
+        if updated:
+            parts.append(f"gives the {rows(updated)} it updated their values from before it")
+        return f"Undoing {' and '.join(parts)}. Rows changed since the import are left as they are."
 
     def _count(self, name: str) -> int:
         return int(self.result.get(name, 0) or 0)
@@ -188,31 +190,6 @@ class ImportJobState(ImportJob, rx.State):
 
 def _text(value: object) -> str:
     return "" if value is None else str(value)
-
-
-def outcome_sentence(result: dict[str, Any], *, undo: bool = False) -> str:
-    """ "Created 50, updated 20, unchanged 30, skipped 3"; a dry run's "Would create ...";
-    an undo's "Deleted ..., restored ..."; an import from before modes "Imported N rows"."""
-
-    def count(name: str) -> int:
-        return int(result.get(name, 0) or 0)
-
-    if undo:
-        text = f"Deleted {count('deletedCount'):,}, restored {count('restoredCount'):,}"
-        conflicts = count("conflictCount")
-        return f"{text}; {conflicts:,} changed since, left as they are" if conflicts else text
-    if result.get("dryRun"):
-        return (
-            f"Would create {count('wouldCreate'):,}, update {count('wouldUpdate'):,}; "
-            f"{count('unchangedCount'):,} unchanged, {count('skippedCount'):,} skipped"
-        )
-    if "createdCount" in result:
-        return (
-            f"Created {count('createdCount'):,}, updated {count('updatedCount'):,}, "
-            f"unchanged {count('unchangedCount'):,}, skipped {count('skippedCount'):,}"
-        )
-    text = f"Imported {rows(count('importedCount'))}"
-    return f"{text}, skipped {count('skippedCount'):,}" if count("skippedCount") else text
 
 
 def map_columns_link(state: type[ImportJob], form_href: str) -> rx.Component:
@@ -337,4 +314,5 @@ def import_job_page(
         back_href=back_href,
         back_label="Import another file",
         can_retry=state.can_retry,
+        message_when_done=False,  # the summary says the counts
     )

@@ -60,7 +60,7 @@ def test_existing_keys_are_skipped_not_duplicated(client, services, tmp_path):
 def test_clean_import_has_no_error_report(client, tmp_path):
     job = wait_for_end(client, start_import(client, contacts_csv(tmp_path / "ok.csv", 10))["jobId"])
     assert job["result"]["errorReportUrl"] is None and job["result"]["errors"] == []
-    assert job["message"] == "Created 10, updated 0, unchanged 0, skipped 0"
+    assert job["message"] == "Created 10 rows"
 
 
 def test_products_validate_price_and_stock(client, services, tmp_path):

@@ -64,7 +64,7 @@ def test_a_crm_file_is_mapped_by_keyboard_and_imported(page, tmp_path, app_servi
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/imports/[0-9a-f-]{36}"), timeout=30_000)
     expect(page.get_by_test_id("status-badge")).to_have_text("Completed", timeout=30_000)
-    expect(page.get_by_test_id("import-summary")).to_have_text("Imported 3 rows")
+    expect(page.get_by_test_id("import-summary")).to_have_text("Created 3 rows")
     job = app_services.store.get(uuid.UUID(page.url.rsplit("/", 1)[-1]))
     assert job.params["mapping"] == {
         "name": "Full Name",
@@ -159,7 +159,7 @@ def test_a_failed_import_on_its_columns_offers_mapping_instead_of_retry(page, ap
     column_select(page, "email").select_option("Mail")
     page.get_by_test_id("import-button").click()
     page.wait_for_url(re.compile(r".*/imports/[0-9a-f-]{36}$"), timeout=30_000)
-    expect(page.get_by_test_id("import-summary")).to_have_text("Imported 1 row", timeout=30_000)
+    expect(page.get_by_test_id("import-summary")).to_have_text("Created 1 row", timeout=30_000)
 
 
 def test_an_unknown_job_to_map_says_so_on_the_form(page):

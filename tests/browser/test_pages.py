@@ -50,7 +50,7 @@ def test_import_flow_shows_the_bar_the_counts_and_the_errors(page, tmp_path):
     start_import(page)
     page.wait_for_url(re.compile(r".*/imports/[0-9a-f-]{36}"), timeout=30_000)
     expect(page.get_by_test_id("progress-percent")).to_have_text(BAR_DONE, timeout=30_000)
-    expect(page.get_by_test_id("import-summary")).to_have_text("Imported 3 rows, skipped 3")
+    expect(page.get_by_test_id("import-summary")).to_have_text("Created 3 rows, skipped 3")
     table = page.get_by_test_id("error-table")
     expect(table).to_contain_text("email is required")
     expect(table).to_contain_text("email: not a valid email address")
@@ -67,7 +67,7 @@ def test_import_progress_moves_while_a_big_file_runs(page, tmp_path):
     expect(page.get_by_test_id("transport")).to_have_text("Live")
     screenshot(page, "import-running")
     expect(page.get_by_test_id("progress-percent")).to_have_text(BAR_DONE, timeout=120_000)
-    expect(page.get_by_test_id("import-summary")).to_have_text("Imported 150,000 rows")
+    expect(page.get_by_test_id("import-summary")).to_have_text("Created 150,000 rows")
 
 
 def test_export_flow_downloads_the_file_by_itself(page, tmp_path):
@@ -177,7 +177,7 @@ def test_jobs_page_lists_this_browsers_jobs(page, tmp_path):
     expect(rows.first).to_contain_text("Completed")
     screenshot(page, "jobs")
     rows.first.get_by_role("link").click()
-    expect(page.get_by_test_id("import-summary")).to_have_text("Imported 3 rows", timeout=30_000)
+    expect(page.get_by_test_id("import-summary")).to_have_text("Created 3 rows", timeout=30_000)
 
 
 def test_closing_the_tab_stops_following(page, app_services):
@@ -287,7 +287,7 @@ def test_the_readme_extension_page_imports_into_its_dataset(page, tmp_path):
     start_import(page)
     page.wait_for_url(re.compile(r".*/books/[0-9a-f-]{36}"), timeout=30_000)
     expect(page.get_by_test_id("import-summary")).to_have_text(
-        "Imported 1 row, skipped 1", timeout=30_000
+        "Created 1 row, skipped 1", timeout=30_000
     )
     expect(page.get_by_test_id("error-table")).to_contain_text("isbn")
     expect(page.get_by_text("1 added")).to_be_visible()  # the page's on_complete toast

@@ -125,7 +125,7 @@ def test_insert_adds_new_keys_and_skips_existing_ones(setup: Setup):
     assert (result["createdCount"], result["updatedCount"], result["unchangedCount"]) == (1, 0, 0)
     assert (result["skippedCount"], result["importedCount"]) == (3, 1)
     assert setup.rows()[1] == ("B", "Banana", Decimal("0.25"), 20)  # not updated
-    assert done.message == "Created 1, updated 0, unchanged 0, skipped 3"
+    assert done.message == "Created 1 row, skipped 3"
 
 
 def test_upsert_creates_updates_and_leaves_equal_rows_alone(setup: Setup):
