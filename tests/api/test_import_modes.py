@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,8 +15,9 @@ from sqlmodel import Session, select
 
 from jobs_ui.datasets.shipped import Product
 from jobs_ui.jobs.retention import sweep_old_files
-from jobs_ui.models import utc_now
+from jobs_ui.models import JobKind, utc_now
 from jobs_ui.services import Services
+from tests.conftest import OWNER
 from tests.support.jobs import wait_for_end, write_csv
 
 JOBS = "/api/import-export/jobs"
@@ -149,3 +151,44 @@ def test_after_the_files_retention_undo_and_commit_answer_410(client, services, 
     assert gone.json()["error"].startswith("This import can no longer be undone")
     gone = client.post(f"{JOBS}/{dry['jobId']}/commit")
     assert gone.status_code == 410 and "no longer stored" in gone.json()["error"]
+
+
+def test_undo_refuses_an_undo_a_running_import_and_one_under_way(client, services, stored):
+    imported_id = uuid.UUID(stored["jobId"])
+    undo = client.post(f"{JOBS}/{imported_id}/undo")
+    assert undo.status_code == 201
+    racing = client.post(f"{JOBS}/{imported_id}/undo")  # the first may still be running
+    assert racing.status_code == 409
+    assert racing.json()["error"].startswith(("This import is being undone", "This import has"))
+    done = wait_for_end(client, undo.json()["jobId"])
+    again = client.post(f"{JOBS}/{done['jobId']}/undo")
+    assert again.status_code == 409 and "An undo cannot be undone" in again.json()["error"]
+    running = services.store.create(
+        kind=JobKind.IMPORT, dataset="products", owner=OWNER, params={"fileName": "x.csv"}
+    )
+    services.store.start(running.id)
+    refused = client.post(f"{JOBS}/{running.id}/undo")
+    assert refused.status_code == 409 and "this one is PROCESSING" in refused.json()["error"]
+    refused = client.post(f"{JOBS}/{running.id}/commit")
+    assert refused.status_code == 409 and "not one" in refused.json()["error"]
+
+
+def test_commit_of_a_dry_run_still_running_is_refused(client, services):
+    running = services.store.create(
+        kind=JobKind.IMPORT, dataset="products", owner=OWNER, params={"dryRun": True}
+    )
+    services.store.start(running.id)
+    refused = client.post(f"{JOBS}/{running.id}/commit")
+    assert refused.status_code == 409 and "has not completed" in refused.json()["error"]
+    assert services.store.get(running.id).status.value == "PROCESSING"  # type: ignore[union-attr]
+
+
+def test_an_import_without_a_record_of_its_changes_says_why_it_cannot_be_undone(client, services):
+    old = services.store.create(
+        kind=JobKind.IMPORT, dataset="products", owner=OWNER, params={"fileName": "old.csv"}
+    )
+    services.store.start(old.id)
+    services.store.complete(old.id, result={"importedCount": 3, "skippedCount": 0}, message="")
+    refused = client.post(f"{JOBS}/{old.id}/undo")
+    assert refused.status_code == 410
+    assert "before imports kept a record" in refused.json()["error"]

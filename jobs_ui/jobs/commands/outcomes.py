@@ -26,6 +26,11 @@ UNDO_RECORD_GONE = (
     "it ends (as its files are), and that time has passed."
 )
 
+NO_UNDO_RECORD = (
+    "This import cannot be undone: it ran before imports kept a record of the rows they "
+    "changed."
+)
+
 
 class OutcomeCommands(ImportCommands):
     """Committing dry runs and undoing imports."""
@@ -125,5 +130,7 @@ class OutcomeCommands(ImportCommands):
         days = self.settings.keep_files_days
         ended = as_utc(job.finished_at or job.updated_at)
         expired = utc_now() - ended > timedelta(days=days) or result.get("filesDeleted")
-        if expired or not self.lineage.changes_recorded(job.id):
+        if expired:
             raise CommandError(410, UNDO_RECORD_GONE.format(days=days))
+        if not self.lineage.changes_recorded(job.id):
+            raise CommandError(410, NO_UNDO_RECORD)
