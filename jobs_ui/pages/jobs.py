@@ -35,10 +35,19 @@ class JobRow:
     href: str
 
 
+def kind_label(job: Job) -> str:
+    """ "Import", "Dry run", "Undo" or "Export": what the job did, in the list."""
+    if job.undo_of is not None:
+        return "Undo"
+    if job.params.get("dryRun"):
+        return "Dry run"
+    return job.kind.value.capitalize()
+
+
 def _row(job: Job) -> JobRow:
     return JobRow(
         job_id=str(job.id),
-        kind=job.kind.value.capitalize(),
+        kind=kind_label(job),
         dataset=job.dataset,
         status=job.status.value,
         progress=job.progress,
