@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Column, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 
 class ImportChange(SQLModel, table=True):
     __tablename__ = "import_change"
+    # Rows are found by job, then joined to the dataset table by key. An index on the job
+    # alone takes a million rows of one import in order; one on (job, key) would take them
+    # in key order, several times slower. Keys are unique per job by construction.
+    __table_args__ = (Index("ix_import_change_job_id", "job_id"),)
 
-    job_id: uuid.UUID = Field(primary_key=True)
-    row_key: str = Field(sa_column=Column(Text, primary_key=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    )
+    job_id: uuid.UUID
+    row_key: str = Field(sa_column=Column(Text, nullable=False))
     before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from jobs_ui.datasets import Dataset
 from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
@@ -107,15 +108,35 @@ def _merge(
     plan: SavePlan,
     source: str,
 ) -> SaveOutcome:
-    """Skip what the mode does not take, then compare (dry run) or write and record."""
-    if is_sqlite_connection(connection):
-        _skip_repeated_keys(dataset, staging)
+    """Skip what the mode does not take, then compare (dry run) or write and record.
+
+    Keys repeated within the file are sorted out first where rows are compared with the
+    table; a SQLite insert looks for them only once the table's unique key refuses a row
+    (most files repeat none, and looking costs an index over every staged row)."""
+    repeats = _Repeats(dataset, staging)
+    if not is_sqlite_connection(connection):
+        repeats.resolved = True  # Postgres: sorted out before the rows were copied over
+    elif plan.mode.updates or plan.dry_run:
+        repeats.resolve()
     _skip_for_mode(connection, dataset, staging, plan.mode)
     sql = RowSql(connection, dataset, source=f"{source}", compared=plan.mapped)
     steps = _Steps(reporter, staging.staged_count)
     if plan.dry_run:
         return _compare(sql, plan, staging.staged_count)
-    return _write(sql, plan, staging.staged_count, steps)
+    return _write(sql, plan, staging, steps, repeats)
+
+
+class _Repeats:
+    """Moves the rows repeating an earlier row's key to the skipped rows, once."""
+
+    def __init__(self, dataset: Dataset, staging: ImportStaging) -> None:
+        self._dataset, self._staging = dataset, staging
+        self.resolved = False
+
+    def resolve(self) -> None:
+        if not self.resolved:
+            _skip_repeated_keys(self._dataset, self._staging)
+            self.resolved = True
 
 
 def is_sqlite_connection(connection: Connection) -> bool:
@@ -155,7 +176,9 @@ def _skip_for_mode(
         )
 
 
-def _write(sql: RowSql, plan: SavePlan, remaining: int, steps: _Steps) -> SaveOutcome:
+def _write(
+    sql: RowSql, plan: SavePlan, staging: ImportStaging, steps: _Steps, repeats: _Repeats
+) -> SaveOutcome:
     """Update what differs, create what is new, and record both for the undo."""
     job = sql.job(plan.job_id)
     t, s, key = sql.target, sql.source, sql.key
@@ -178,33 +201,70 @@ def _write(sql: RowSql, plan: SavePlan, remaining: int, steps: _Steps) -> SaveOu
             raise RuntimeError("rows were updated without their values before being recorded")
         steps.done(outcome.updated, f"Updated {outcome.updated:,} rows")
     if plan.mode.creates:
-        new_key = f"NOT EXISTS (SELECT 1 FROM {t} AS t WHERE t.{key} = s.{key})"
+        outcome.created = _create(sql, job, steps, repeats, staging)
+    if outcome.updated or (sql.is_sqlite and not sql.has_rowid):
+        # The updated rows as written (and, without rowids, the created ones), which the
+        # undo compares with what it finds then.
         sql.run(
-            f"INSERT INTO {sql.changes} (job_id, row_key) "
-            f"SELECT {sql.mark}, {sql.key_text('s')} FROM {s} AS s WHERE {new_key}",
+            f"UPDATE {sql.changes} AS c SET after = {sql.json_of('t')} FROM {t} AS t "
+            f"WHERE c.job_id = {sql.mark} AND c.after IS NULL "
+            f"AND t.{key} = {sql.recorded_key('c')}",
             job,
         )
-        names = ", ".join(sql.quote(name) for name in sql.columns)
-        first, last = sql.rows(f"SELECT min(_row_no), max(_row_no) FROM {s}")[0]
-        for start in range(first or 0, (last or -1) + 1, INSERT_PART_ROWS):
-            outcome.created += sql.run(
-                f"INSERT INTO {t} ({names}) SELECT {names} FROM {s} AS s "
-                f"WHERE s._row_no BETWEEN {sql.mark} AND {sql.mark} AND {new_key} "
-                "ORDER BY s._row_no",
-                start,
-                start + INSERT_PART_ROWS - 1,
-            )
-            steps.done(outcome.created + outcome.updated, f"Saved {outcome.created:,} new rows")
-    # The rows as written, which the undo compares with what it finds then.
-    sql.run(
-        f"UPDATE {sql.changes} AS c SET after = {sql.json_of('t')} FROM {t} AS t "
-        f"WHERE c.job_id = {sql.mark} AND t.{key} = {sql.recorded_key('c')}",
-        job,
-    )
+    remaining = staging.staged_count
     outcome.unchanged = remaining - outcome.created - outcome.updated
     if outcome.unchanged < 0 or (plan.mode is ImportMode.INSERT and outcome.unchanged):
         raise RuntimeError("rows were neither saved nor reported as skipped")
     return outcome
+
+
+def _create(sql: RowSql, job: Any, steps: _Steps, repeats: _Repeats, staging: ImportStaging) -> int:
+    """Insert the rows whose key the table lacks, in file order and in parts, and record
+    each as created with its values as written; returns how many."""
+    t, s, key = sql.target, sql.source, sql.key
+    new_key = f"NOT EXISTS (SELECT 1 FROM {t} AS t WHERE t.{key} = s.{key})"
+    record = f"INSERT INTO {sql.changes} (job_id, row_key, after) SELECT {sql.mark}, "
+    newest = 0
+    if sql.is_sqlite and sql.has_rowid:
+        # The new rows are those past the table's last rowid: recorded from the table once
+        # they are in, as SQLite typed them (the scratch rows are untyped).
+        ((newest,),) = sql.rows(f"SELECT coalesce(max(rowid), 0) FROM {t}")
+    elif sql.is_sqlite:
+        sql.run(f"{record}{sql.key_text('s')}, NULL FROM {s} AS s WHERE {new_key}", job)
+    else:  # Postgres: the copied rows have the table's own types, so they read the same
+        sql.run(
+            f"{record}{sql.key_text('s')}, {sql.json_of('s')} FROM {s} AS s WHERE {new_key}", job
+        )
+    names = ", ".join(sql.quote(name) for name in sql.columns)
+    insert = (
+        f"INSERT INTO {t} ({names}) SELECT {names} FROM {s} AS s "
+        f"WHERE s._row_no BETWEEN {sql.mark} AND {sql.mark} AND {new_key} ORDER BY s._row_no"
+    )
+    created = 0
+    first, last = sql.rows(f"SELECT min(_row_no), max(_row_no) FROM {s}")[0]
+    for start in range(first or 0, (last or -1) + 1, INSERT_PART_ROWS):
+        end = start + INSERT_PART_ROWS - 1
+        try:
+            created += sql.run(insert, start, end)
+        except IntegrityError:  # SQLAlchemy's, around the driver's
+            if repeats.resolved:
+                raise  # a constraint of the table's own: the import fails, nothing is kept
+            repeats.resolve()  # a key repeated within the part
+            created += sql.run(insert, start, end)
+        steps.done(created, f"Saved {created:,} new rows")
+    if not repeats.resolved and created < staging.staged_count:
+        repeats.resolve()  # a repeat across parts passes over quietly: reported here
+    if sql.is_sqlite and sql.has_rowid:
+        # Every row past the last rowid is this import's: the write lock is held since.
+        recorded = sql.run(
+            f"{record}{sql.key_text('t')}, {sql.json_of('t')} FROM {t} AS t "
+            f"WHERE t.rowid > {sql.mark}",
+            job,
+            newest,
+        )
+        if recorded != created:
+            raise RuntimeError("rows were created without being recorded for the undo")
+    return created
 
 
 def _compare(sql: RowSql, plan: SavePlan, remaining: int) -> SaveOutcome:

@@ -42,6 +42,9 @@ class RowSql:
         self.target = f"main.{table}" if self.is_sqlite else table
         self.changes = f"main.{CHANGES}" if self.is_sqlite else CHANGES
         self.source = source
+        # SQLite tables have rowids unless made WITHOUT ROWID (an option SQLAlchemy spells).
+        options = dataset.sql_table.dialect_options.get("sqlite")
+        self.has_rowid = self.is_sqlite and bool(options is None or options.get("with_rowid", True))
         self.key = self.quote(dataset.key)
         self.mark = "?" if self.is_sqlite else "%s"
         key_type = dataset.sql_table.c[dataset.key].type.compile(dialect=self.dialect)

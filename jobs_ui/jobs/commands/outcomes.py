@@ -27,8 +27,7 @@ UNDO_RECORD_GONE = (
 )
 
 NO_UNDO_RECORD = (
-    "This import cannot be undone: it ran before imports kept a record of the rows they "
-    "changed."
+    "This import cannot be undone: it ran before imports kept a record of the rows they changed."
 )
 
 

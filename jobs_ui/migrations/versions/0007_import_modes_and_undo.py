@@ -23,15 +23,18 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("undone_by", sa.Uuid(), nullable=True))
     op.create_table(
         "import_change",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("job_id", sa.Uuid(), nullable=False),
         sa.Column("row_key", sa.Text(), nullable=False),
         sa.Column("before", sa.Text(), nullable=True),
         sa.Column("after", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("job_id", "row_key"),
+        sa.PrimaryKeyConstraint("id"),
     )
+    op.create_index("ix_import_change_job_id", "import_change", ["job_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_import_change_job_id", table_name="import_change")
     op.drop_table("import_change")
     with op.batch_alter_table("job", schema=None) as batch_op:
         batch_op.drop_column("undone_by")
