@@ -134,9 +134,9 @@ class _Repeats:
         self.resolved = False
 
     def resolve(self) -> None:
-        if not self.resolved:
+        if not self.resolved and self._staging.any_repeated_keys():
             _skip_repeated_keys(self._dataset, self._staging)
-            self.resolved = True
+        self.resolved = True
 
 
 def is_sqlite_connection(connection: Connection) -> bool:
@@ -181,28 +181,14 @@ def _write(
 ) -> SaveOutcome:
     """Update what differs, create what is new, and record both for the undo."""
     job = sql.job(plan.job_id)
-    t, s, key = sql.target, sql.source, sql.key
+    t, key = sql.target, sql.key
     outcome = SaveOutcome()
     if plan.mode.updates:
-        # The rows' values before, first: the update below overwrites them.
-        recorded = sql.run(
-            f"INSERT INTO {sql.changes} (job_id, row_key, before) "
-            f"SELECT {sql.mark}, {sql.key_text('t')}, {sql.json_of('t')} "
-            f"FROM {s} AS s JOIN {t} AS t ON t.{key} = s.{key} WHERE {sql.differs()}",
-            job,
-        )
-        sets = ", ".join(f"{sql.quote(name)} = s.{sql.quote(name)}" for name in sql.compared)
-        if recorded:
-            outcome.updated = sql.run(
-                f"UPDATE {t} AS t SET {sets} FROM {s} AS s "
-                f"WHERE t.{key} = s.{key} AND {sql.differs()}"
-            )
-        if outcome.updated != recorded:
-            raise RuntimeError("rows were updated without their values before being recorded")
+        outcome.updated = _update(sql, job)
         steps.done(outcome.updated, f"Updated {outcome.updated:,} rows")
     if plan.mode.creates:
         outcome.created = _create(sql, job, steps, repeats, staging)
-    if outcome.updated or (sql.is_sqlite and not sql.has_rowid):
+    if not sql.has_rowid and (outcome.updated or sql.is_sqlite):
         # The updated rows as written (and, without rowids, the created ones), which the
         # undo compares with what it finds then.
         sql.run(
@@ -216,6 +202,45 @@ def _write(
     if outcome.unchanged < 0 or (plan.mode is ImportMode.INSERT and outcome.unchanged):
         raise RuntimeError("rows were neither saved nor reported as skipped")
     return outcome
+
+
+BEFORE_IMAGES = f"{SCHEMA}.before_images"  # SQLite: in the attached scratch file
+
+
+def _update(sql: RowSql, job: Any) -> int:
+    """Update the rows where a mapped value differs, recording each one's values before and
+    after; returns how many."""
+    t, s, key = sql.target, sql.source, sql.key
+    sets = ", ".join(f"{sql.quote(name)} = s.{sql.quote(name)}" for name in sql.compared)
+    update = f"UPDATE {t} AS t SET {sets} FROM {s} AS s WHERE t.{key} = s.{key} AND {sql.differs()}"
+    if not sql.has_rowid:
+        # The values before go in first, the values after once written (see _write).
+        recorded = sql.run(
+            f"INSERT INTO {sql.changes} (job_id, row_key, before) "
+            f"SELECT {sql.mark}, {sql.key_text('t')}, {sql.json_of('t')} "
+            f"FROM {s} AS s JOIN {t} AS t ON t.{key} = s.{key} WHERE {sql.differs()}",
+            job,
+        )
+        updated = sql.run(update) if recorded else 0
+    else:
+        # SQLite: the values before wait in the scratch file (no journal), found again by
+        # rowid once the rows are written: one insert into the record, no update of it.
+        sql.run(f"CREATE TABLE {BEFORE_IMAGES} (rid INTEGER PRIMARY KEY, before TEXT)")
+        recorded = sql.run(
+            f"INSERT INTO {BEFORE_IMAGES} SELECT t.rowid, {sql.json_of('t')} "
+            f"FROM {s} AS s JOIN {t} AS t ON t.{key} = s.{key} WHERE {sql.differs()}"
+        )
+        updated = sql.run(update) if recorded else 0
+        if updated:
+            sql.run(
+                f"INSERT INTO {sql.changes} (job_id, row_key, before, after) "
+                f"SELECT {sql.mark}, {sql.key_text('t')}, b.before, {sql.json_of('t')} "
+                f"FROM {BEFORE_IMAGES} AS b JOIN {t} AS t ON t.rowid = b.rid",
+                job,
+            )
+    if updated != recorded:
+        raise RuntimeError("rows were updated without their values before being recorded")
+    return updated
 
 
 def _create(sql: RowSql, job: Any, steps: _Steps, repeats: _Repeats, staging: ImportStaging) -> int:

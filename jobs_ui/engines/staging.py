@@ -138,6 +138,17 @@ class ImportStaging:
             sql = self._inserts[count] = "INSERT INTO staged VALUES " + ", ".join([row] * count)
         return sql
 
+    def any_repeated_keys(self) -> bool:
+        """Whether two staged rows share a key: a unique index over the keys either builds
+        (none do: one sort, no row looked at twice) or is refused."""
+        key, at = _quote(self.key), self._prefix
+        try:
+            self._db.execute(f"CREATE UNIQUE INDEX {at}staged_unique_key ON staged ({key})")
+        except sqlite3.IntegrityError:
+            return True
+        self._db.execute(f"DROP INDEX {at}staged_unique_key")  # it would slow the deletes
+        return False
+
     def skip_repeated_keys(self, reason_prefix: str, reason_suffix: str, problem: str) -> int:
         """Move each staged row whose key an earlier staged row has to the skipped rows.
 
