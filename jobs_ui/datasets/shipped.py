@@ -93,6 +93,7 @@ class ProductFields(RowFields):
     )
     stock: int = Field(
         ge=0,
+        le=2**31 - 1,  # an INTEGER column in every database
         description="units in stock, a whole number",
         schema_extra=about(
             aliases=("quantity", "qty", "on hand", "inventory", "units", "stock level"),

@@ -83,8 +83,19 @@ def run_import(
             skipped_rows = _report_skipped(report, dataset, staging, mapping)
 
         mapped = [name for name, column in mapping.items() if column]
-        plan = SavePlan(job_id=job.id, mode=mode, mapped=mapped, dry_run=dry_run)
-        outcome = save_rows(engine, dataset, staging, reporter, plan, write_report)
+        plan = SavePlan(
+            job_id=job.id,
+            mode=mode,
+            mapped=mapped,
+            dry_run=dry_run,
+            show_stored=bool(job.params.get("showStored", True)),
+        )
+        try:
+            outcome = save_rows(engine, dataset, staging, reporter, plan, write_report)
+        except BaseException:
+            if dry_run:  # no commit can follow a dry run that did not complete
+                files.checked_rows_path(job.id).unlink(missing_ok=True)
+            raise
     counts = _counts(outcome, dry_run, total_rows)
     return {
         **counts,
@@ -186,15 +197,18 @@ def _validate_file(
     total = 0
     with open_reader(upload, file_format, limits, sheet=sheet) as reader:
         used = key_rows_by_field(reader, file_format, dataset, mapping, mode)
+        # Never the key: every row is found by it.
         left_out = frozenset(
-            name for name in dataset.columns if mode is ImportMode.UPDATE and not used.get(name)
+            name
+            for name in dataset.columns
+            if mode is ImportMode.UPDATE and not used.get(name) and name != dataset.key
         )
         model = dataset.row_model_leaving_out(left_out)
         all_text = file_format is FileFormat.CSV
         rows = iter(reader)
         while batch := list(itertools.islice(rows, BATCH_ROWS)):
             said = records(batch, all_text=all_text)
-            _validate_batch(batch, said, model, dataset, staging)
+            _validate_batch(batch, said, model, dataset, staging, left_out)
             total += len(batch)
             percent = int(reader.fraction_read() * VALIDATION_SHARE)
             reporter.update(percent, f"Validating rows: {total:,} read", rows=total)
@@ -207,8 +221,10 @@ def _validate_batch(
     model: type[BaseModel],
     dataset: Dataset,
     staging: ImportStaging,
+    left_out: frozenset[str] = frozenset(),
 ) -> None:
-    """Validate one batch of rows; stage the valid ones, record why the others are skipped."""
+    """Validate one batch of rows; stage the valid ones, record why the others are skipped.
+    Fields `left_out` (not written: see `_validate_file`) are staged as None, unchecked."""
     validate = model.__pydantic_validator__.validate_python
     values_of: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*dataset.columns)
     if len(dataset.columns) == 1:  # attrgetter of one name returns the bare value
@@ -219,13 +235,17 @@ def _validate_batch(
             staging.skip(raw.number, record, raw.problem)
             continue
         try:
-            row = validate(record)
+            row = validate(_without(record, left_out) if left_out else record)
         except ValidationError as error:
             problems = validation_problems(error, model, record)
             staging.skip(raw.number, record, describe_problems(problems), problems)
             continue
         valid.append((raw.number, *values_of(row)))
     staging.stage_many(valid)
+
+
+def _without(record: dict[str, Any], left_out: frozenset[str]) -> dict[str, Any]:
+    return {name: value for name, value in record.items() if name not in left_out}
 
 
 def _one_tuple(get: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, ...]]:

@@ -52,6 +52,8 @@ class SavePlan:
     mode: ImportMode
     mapped: Sequence[str]
     dry_run: bool = False
+    show_stored: bool = True
+    """A dry run's changes say the stored values (`from`); else they are null."""
 
 
 Finish = Callable[[], None]  # run inside the transaction once the rows are saved (the report)
@@ -305,11 +307,11 @@ def _compare(sql: RowSql, plan: SavePlan, remaining: int) -> SaveOutcome:
         unchanged=int(held) - int(differing),
     )
     if differing and sql.compared:
-        outcome.changes = list(_changes(sql))
+        outcome.changes = list(_changes(sql, show_stored=plan.show_stored))
     return outcome
 
 
-def _changes(sql: RowSql) -> Iterator[dict[str, Any]]:
+def _changes(sql: RowSql, *, show_stored: bool) -> Iterator[dict[str, Any]]:
     """The first CHANGES_IN_RESULT changed fields, in file order: {key, field, from, to}."""
     t, s, key = sql.target, sql.source, sql.key
     picks = ", ".join(
@@ -329,7 +331,7 @@ def _changes(sql: RowSql) -> Iterator[dict[str, Any]]:
             yield {
                 "key": _shown(key_value),
                 "field": name,
-                "from": _shown(before),
+                "from": _shown(before) if show_stored else None,
                 "to": _shown(after),
             }
             listed += 1

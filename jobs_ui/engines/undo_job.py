@@ -30,6 +30,9 @@ from jobs_ui.models import Job, utc_now
 CONFLICTS_IN_RESULT = 100  # keys listed in the result (the report has them all)
 CHANGED_SINCE = "changed since the import; left as it is"
 ALREADY_UNDONE = "This import has been undone already."
+RECORD_GONE = (
+    "This import can no longer be undone: the record of what it changed is no longer kept."
+)
 
 
 def run_undo(
@@ -60,6 +63,8 @@ def run_undo(
         ((recorded,),) = sql.rows(
             f"SELECT count(*) FROM {c} AS c WHERE c.job_id = {sql.mark}", import_id
         )
+        if not recorded:  # swept since the undo was asked for: nothing to undo it from
+            raise ImportFileError(RECORD_GONE)
         conflicts = [
             row_key
             for (row_key,) in sql.rows(

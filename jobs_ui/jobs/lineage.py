@@ -27,6 +27,12 @@ class JobLineage:
         with Session(self.engine, expire_on_commit=False) as session:
             return session.exec(query.limit(1)).first()
 
+    def commit_under_way(self, dry_run: uuid.UUID) -> Job | None:
+        """A commit of this dry run (or a retry of one) that has not failed or been cancelled."""
+        query = select(Job).where(Job.commit_of == dry_run, col(Job.status).in_(_UNDER_WAY))
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.exec(query.limit(1)).first()
+
     def undo_under_way(self, import_id: uuid.UUID) -> Job | None:
         """An undo of this import that has not failed or been cancelled."""
         query = select(Job).where(Job.undo_of == import_id, col(Job.status).in_(_UNDER_WAY))

@@ -166,7 +166,7 @@ class ImportJob(JobStatusState, mixin=True):
     def may_remap(self) -> bool:
         """Completed with skipped rows: a column mapped to the wrong field is a common cause,
         so the same file can go back to the mapping step."""
-        return self.is_completed and self.skipped_count > 0
+        return self.is_completed and self.skipped_count > 0 and not self.undo_of
 
     @rx.var
     def needs_mapping(self) -> bool:

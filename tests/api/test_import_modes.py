@@ -13,7 +13,10 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from jobs_ui.access.principal import Principal
 from jobs_ui.datasets.shipped import Product
+from jobs_ui.jobs.commands import CommandError
+from jobs_ui.jobs.lineage import JobLineage
 from jobs_ui.jobs.retention import sweep_old_files
 from jobs_ui.models import JobKind, utc_now
 from jobs_ui.services import Services
@@ -192,3 +195,69 @@ def test_an_import_without_a_record_of_its_changes_says_why_it_cannot_be_undone(
     refused = client.post(f"{JOBS}/{old.id}/undo")
     assert refused.status_code == 410
     assert "before imports kept a record" in refused.json()["error"]
+
+
+def test_a_dry_run_shows_stored_values_only_to_one_who_may_export(client, stored, tmp_path):
+    from jobs_ui.access import hooks
+
+    hooks.set_authorize(lambda _principal, action, _dataset: action is hooks.Action.IMPORT)
+    try:
+        dry = imported(client, write_csv(tmp_path / "d.csv", CHANGED), mode="upsert", dryRun="true")
+    finally:
+        hooks.set_authorize(None)
+    changes = dry["result"]["changes"]
+    assert changes and all(change["from"] is None for change in changes)
+    assert {"key": "C", "field": "name", "from": None, "to": "Cherries"} in changes
+
+
+def test_a_cancelled_commit_is_retried_once_only(client, services, tmp_path, stored):
+    dry = imported(client, write_csv(tmp_path / "d.csv", CHANGED), mode="upsert", dryRun="true")
+    lost = services.store.create(  # a commit whose worker was lost before it started
+        kind=JobKind.IMPORT,
+        dataset="products",
+        owner=OWNER,
+        params={**services.store.get(uuid.UUID(dry["jobId"])).params, "dryRun": False},  # type: ignore[union-attr]
+        commit_of=uuid.UUID(dry["jobId"]),
+    )
+    services.store.fail_unstarted(lost.id, error="stopped")
+    commit = {"jobId": str(lost.id)}
+    first = client.post(f"{JOBS}/{commit['jobId']}/retry")
+    assert first.status_code == 201, first.text
+    second = client.post(f"{JOBS}/{commit['jobId']}/retry")
+    assert second.status_code == 409 and "committed already" in second.json()["error"]
+
+
+def test_a_failed_undo_is_not_retried_once_the_record_is_gone(client, services, tmp_path, stored):
+    job = imported(client, write_csv(tmp_path / "week.csv", CHANGED), mode="upsert")
+    lost = services.store.create(
+        kind=JobKind.IMPORT,
+        dataset="products",
+        owner=OWNER,
+        params={},
+        undo_of=uuid.UUID(job["jobId"]),
+    )
+    services.store.fail_unstarted(lost.id, error="stopped")
+    undo = {"jobId": str(lost.id)}
+    JobLineage(services.engine).forget_changes(uuid.UUID(job["jobId"]))
+    retry = client.post(f"{JOBS}/{undo['jobId']}/retry")
+    assert retry.status_code == 410
+    assert client.get(f"{JOBS}/{job['jobId']}").json()["undoneBy"] is None
+
+
+def test_a_json_lines_update_ignores_what_its_first_line_does_not_map(
+    client, services, stored, tmp_path
+):
+    path = tmp_path / "prices.jsonl"
+    path.write_text(
+        '{"sku": "A", "price": "1.60"}\n{"sku": "B", "price": "0.40", "name": {"x": 1}}\n'
+    )
+    done = imported(client, path, mode="update")
+    assert (done["result"]["updatedCount"], done["result"]["skippedCount"]) == (2, 0)
+    assert products(services)[1] == ("B", "Banana", Decimal("0.4"), 20)  # name left as stored
+
+
+def test_an_undo_has_no_file_to_map_again(client, services, stored):
+    undo = wait_for_end(client, client.post(f"{JOBS}/{stored['jobId']}/undo").json()["jobId"])
+    with pytest.raises(CommandError) as refused:
+        services.commands.inspect_job(Principal(subject=OWNER), uuid.UUID(undo["jobId"]))
+    assert refused.value.status == 404

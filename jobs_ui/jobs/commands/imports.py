@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from sqlmodel import Session
 
-from jobs_ui.access.hooks import Action
+from jobs_ui.access.hooks import Action, authorize_hook
 from jobs_ui.access.principal import Principal
 from jobs_ui.datasets import Dataset
 from jobs_ui.engines.formats import FileFormat, UnreadableFileError
@@ -96,7 +96,7 @@ class ImportCommands(CommandsBase):
         Asked again (the page reloaded), the same waiting upload answers."""
         self._writable(principal)
         job = self.visible_job(principal, job_id)
-        if job.kind is not JobKind.IMPORT:
+        if job.kind is not JobKind.IMPORT or "upload" not in job.params:  # an undo has none
             raise CommandError(404, "Import not found")
         chosen = self._dataset(principal, Action.IMPORT, job.dataset)
         waiting = self.inputs.uploads.waiting_from(job.id, owner=principal.subject)
@@ -215,6 +215,10 @@ class ImportCommands(CommandsBase):
             "mode": mode.value,
             "dryRun": dry_run,
         }
+        if dry_run:
+            # A dry run's changes show the stored values ("from"): only to one who may read
+            # them, as an export would.
+            params["showStored"] = authorize_hook()(principal, Action.EXPORT, chosen)
         try:
             job = self._create(
                 principal.subject,

@@ -143,6 +143,7 @@ class JobCommands(OutcomeCommands):
                 f"Only failed or cancelled jobs can be retried; this one is {job.status.value}.",
             )
         dataset = self._dataset(principal, action_for(job.kind), job.dataset)
+        self._check_retry_of_outcome(job)
         self._check_quota(principal, owner=job.owner)
         retry_id = uuid.uuid4()
         params = dict(job.params)

@@ -109,6 +109,22 @@ class OutcomeCommands(ImportCommands):
         )
         return self._submit(undo)
 
+    def _check_retry_of_outcome(self, job: Job) -> None:
+        """A failed or cancelled commit or undo is tried again only while what it was for
+        still can be done: the dry run not committed meanwhile (by another retry), the
+        import not undone, and its record still kept."""
+        if job.commit_of is not None:
+            committed = self.lineage.commit_under_way(job.commit_of)
+            if committed is not None:
+                raise CommandError(
+                    409, f"This dry run has been committed already (job {committed.id})."
+                )
+        if job.undo_of is not None:
+            undone = self.store.get(job.undo_of)
+            if undone is None:
+                raise CommandError(404, "Import not found")
+            self._check_undoable(undone)
+
     def _check_undoable(self, job: Job) -> None:
         result = job.result or {}
         if job.undo_of is not None:
