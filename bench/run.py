@@ -2,7 +2,7 @@
 
 python -m bench.run                # full sizes (make bench)
 python -m bench.run --smoke        # tiny sizes, to keep the scripts working (the test suite)
-python -m bench.run --figures 1,3  # some figures only (4 and 5 are measured together)
+python -m bench.run --figures 1,3  # some figures only (4 and 5, and 9 to 11, are measured together)
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from bench import (
     browser_latency,
     fanout,
+    import_modes,
     latency,
     scale_latency,
     server_cost,
@@ -36,6 +37,7 @@ MODULES = (
     (browser_latency, {6}),
     (scale_latency, {7}),
     (xlsx_import, {8}),
+    (import_modes, {9, 10, 11}),
 )
 ALL_FIGURES = frozenset().union(*(numbers for _module, numbers in MODULES))
 
@@ -73,7 +75,7 @@ def main() -> None:
         type=figure_numbers,
         default=None,
         metavar="N,N,...",
-        help="run only these figures (4 and 5 come together); default: all",
+        help="run only these figures (4 and 5, and 9 to 11, come together); default: all",
     )
     args = parser.parse_args()
     if args.figures is None:
