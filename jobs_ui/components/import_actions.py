@@ -9,12 +9,12 @@ undone import to one another.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import reflex as rx
 
-if TYPE_CHECKING:
-    from jobs_ui.pages.import_job import ImportJob
+# The job page's state (jobs_ui.pages.import_job.ImportJob); components never import pages.
+ImportJob = Any
 
 
 @dataclasses.dataclass
