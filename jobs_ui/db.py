@@ -26,7 +26,7 @@ WRITE_LOCK_OPTION = "jobs_ui_write_lock"
 MIGRATION_LOCK = 7_302_514_001
 
 
-def is_sqlite(engine: Engine) -> bool:
+def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 

@@ -116,7 +116,7 @@ def _merge(
     table; a SQLite insert looks for them only once the table's unique key refuses a row
     (most files repeat none, and looking costs an index over every staged row)."""
     repeats = _Repeats(dataset, staging)
-    if not is_sqlite_connection(connection):
+    if not is_sqlite(connection):
         repeats.resolved = True  # Postgres: sorted out before the rows were copied over
     elif plan.mode.updates or plan.dry_run:
         repeats.resolve()
@@ -141,10 +141,6 @@ class _Repeats:
         self.resolved = True
 
 
-def is_sqlite_connection(connection: Connection) -> bool:
-    return connection.dialect.name == "sqlite"
-
-
 def _skip_for_mode(
     connection: Connection, dataset: Dataset, staging: ImportStaging, mode: ImportMode
 ) -> None:
@@ -159,7 +155,7 @@ def _skip_for_mode(
         prefix = f"No row with this key: {dataset.key} "
         suffix = f" is not in {dataset.name}"
         problem = UNKNOWN_KEY_PROBLEM
-    if is_sqlite_connection(connection):
+    if is_sqlite(connection):
         staging.skip_by_key(
             dataset.sql_table,
             held=held,
@@ -356,6 +352,7 @@ class _Steps:
     def __init__(self, reporter: ProgressReporter, rows: int) -> None:
         self._reporter = reporter
         self._rows = max(rows, 1)
+        self._copied = 0
 
     def done(self, rows: int, message: str) -> None:
         share = (99 - VALIDATION_SHARE) * min(rows, self._rows) // self._rows
@@ -363,6 +360,12 @@ class _Steps:
         self._reporter.check_cancelled()
 
     def copied(self, rows: int) -> None:
+        """Postgres: `rows` more went over by COPY (the first of the save's steps)."""
+        self._copied += rows
+        # The first half of the save's share: the rows are gone over once more after it.
+        share = (99 - VALIDATION_SHARE) * min(self._copied, self._rows) // (2 * self._rows)
+        message = f"Copying rows: {self._copied:,} of {self._rows:,}"
+        self._reporter.update(VALIDATION_SHARE + share, message, rows=self._copied)
         self._reporter.check_cancelled()
 
 

@@ -313,13 +313,6 @@ class ImportStaging:
         self._db, self._prefix = self._own, ""
         connection.execute(f"DETACH DATABASE {SCHEMA}")
 
-    def row_number_range(self) -> tuple[int, int]:
-        """The first and last staged row numbers (0, -1 when nothing is staged)."""
-        first, last = self._db.execute(
-            f"SELECT min(_row_no), max(_row_no) FROM {self._prefix}staged"
-        ).fetchone()
-        return (0, -1) if first is None else (first, last)
-
     def skip_by_key(
         self, table: Table, *, held: bool, reason_prefix: str, reason_suffix: str, problem: str
     ) -> int:
