@@ -65,28 +65,48 @@ def run_undo(
         )
         if not recorded:  # swept since the undo was asked for: nothing to undo it from
             raise ImportFileError(RECORD_GONE)
+        ((first,),) = sql.rows(
+            f"SELECT min(c.id) FROM {c} AS c WHERE c.job_id = {sql.mark}", import_id
+        )
+        # As the import left it: its values, and no later import of the dataset recorded
+        # a change to it (one that changed it and a second that changed it back look the
+        # same in the table). Undone imports drop their records, so only kept ones count.
+        later = (
+            f"SELECT l.row_key FROM {c} AS l JOIN {Job.__tablename__} AS j ON j.id = l.job_id "
+            f"WHERE l.id > {int(first)} AND j.dataset = {sql.mark} AND l.job_id <> {sql.mark}"
+        )
+        # Each database's fast form with no index on row_key: SQLite makes the list once
+        # and indexes it; Postgres hashes an anti-join (a NOT IN may rescan per row).
+        if sql.is_sqlite:
+            unchanged_later = f"c.row_key NOT IN ({later})"
+        else:
+            unchanged_later = f"NOT EXISTS ({later} AND l.row_key = c.row_key)"
+        as_left = f"{sql.matches('t', 'c.after')} AND {unchanged_later}"
+        later_params = (dataset.name, import_id)
         conflicts = [
             row_key
             for (row_key,) in sql.rows(
                 f"SELECT c.row_key FROM {c} AS c WHERE c.job_id = {sql.mark} AND NOT EXISTS "
-                f"(SELECT 1 FROM {t} AS t WHERE {found} AND {sql.matches('t', 'c.after')}) "
+                f"(SELECT 1 FROM {t} AS t WHERE {found} AND {as_left}) "
                 "ORDER BY c.row_key",
                 import_id,
+                *later_params,
             )
         ]
         reporter.update(30, f"Deleting the rows the import created ({recorded:,} recorded)")
         deleted = sql.run(
             f"DELETE FROM {t} WHERE {key} IN (SELECT t.{key} FROM {c} AS c JOIN {t} AS t "
-            f"ON {found} WHERE c.job_id = {sql.mark} AND c.before IS NULL "
-            f"AND {sql.matches('t', 'c.after')})",
+            f"ON {found} WHERE c.job_id = {sql.mark} AND c.before IS NULL AND {as_left})",
             import_id,
+            *later_params,
         )
         reporter.update(60, "Restoring the rows the import updated")
         sets, origin = sql.restore()
         restored = sql.run(
             f"UPDATE {t} AS t SET {sets} FROM {origin} WHERE c.job_id = {sql.mark} "
-            f"AND c.before IS NOT NULL AND {found} AND {sql.matches('t', 'c.after')}",
+            f"AND c.before IS NOT NULL AND {found} AND {as_left}",
             import_id,
+            *later_params,
         )
         if deleted + restored + len(conflicts) != recorded:
             raise RuntimeError("rows of the import were neither undone nor reported")

@@ -260,6 +260,40 @@ def test_undo_leaves_rows_changed_since_and_counts_them(setup: Setup):
     assert report.splitlines()[0] == "sku,reason" and "C," in report
 
 
+def test_undo_counts_a_row_a_later_import_changed_and_changed_back(setup: Setup):
+    setup.import_file(STORED)
+    imported = setup.import_file(FILE, mode="upsert")
+    # B went 0.25 -> 0.30 in `imported`; a later import sets 0.99 and a third sets 0.30
+    # again: the table reads as `imported` left it, but two imports wrote it since.
+    setup.import_file("B,Banana,0.99,20\n", mode="update")
+    setup.import_file("B,Banana,0.30,20\n", mode="update")
+    undone = setup.undo(imported)
+    result = undone.result or {}
+    assert undone.status is JobStatus.COMPLETED, undone.error
+    assert result["conflicts"] == ["B"]
+    assert (result["deletedCount"], result["restoredCount"]) == (1, 1)
+    assert ("B", "Banana", Decimal("0.3"), 20) in setup.rows()
+
+
+def test_undo_ignores_later_imports_that_were_undone_and_other_datasets(setup: Setup):
+    setup.import_file(STORED)
+    imported = setup.import_file(FILE, mode="upsert")
+    later = setup.import_file("B,Banana,0.99,20\n", mode="update")
+    assert setup.undo(later).status is JobStatus.COMPLETED
+    # The same key text in another dataset's record is another row.
+    contacts = setup.store.create(
+        kind=JobKind.IMPORT, dataset="contacts", owner="tester", params={}
+    )
+    setup.execute(
+        "INSERT INTO import_change (job_id, row_key, before, after) VALUES (:job, 'B', NULL, '{}')",
+        job=_uuid(setup.engine, contacts.id),
+    )
+    undone = setup.undo(imported)
+    result = undone.result or {}
+    assert undone.status is JobStatus.COMPLETED, undone.error
+    assert (result["deletedCount"], result["restoredCount"], result["conflictCount"]) == (1, 2, 0)
+
+
 def test_undo_of_an_insert_deletes_exactly_what_it_created(setup: Setup):
     setup.import_file(STORED)
     before = setup.checksum()
