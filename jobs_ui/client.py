@@ -66,6 +66,7 @@ class JobUpdate:
     commit_of: str | None = None
     undo_of: str | None = None
     undone_by: str | None = None
+    fix_of: str | None = None
     rows_per_second: float | None = None
     eta_seconds: int | None = None
 
@@ -98,6 +99,7 @@ class JobUpdate:
             commit_of=_text_or_none(job.commit_of),
             undo_of=_text_or_none(job.undo_of),
             undone_by=_text_or_none(job.undone_by),
+            fix_of=_text_or_none(job.fix_of),
             rows_per_second=job.rows_per_second,
             eta_seconds=job.eta_seconds,
         )

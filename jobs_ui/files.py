@@ -8,6 +8,8 @@ import uuid
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+ERROR_REPORT_SUFFIX = "-errors.csv"
+REJECTED_ROWS_SUFFIX = "-rejected.sqlite"
 
 
 def safe_filename(name: str, *, fallback: str = "upload") -> str:
@@ -50,7 +52,12 @@ class DataFiles:
         return self.root / "exports" / str(job_id) / safe_filename(filename)
 
     def error_report_path(self, job_id: uuid.UUID) -> Path:
-        return self.root / "reports" / f"{job_id}-errors.csv"
+        return self.root / "reports" / f"{job_id}{ERROR_REPORT_SUFFIX}"
+
+    def rejected_rows_path(self, job_id: uuid.UUID) -> Path:
+        """The rows an import skipped, each with its problems: what the grid of rows to fix
+        pages through (see jobs_ui/engines/rejected_rows.py)."""
+        return self.root / "reports" / f"{job_id}{REJECTED_ROWS_SUFFIX}"
 
     def scratch_path(self, job_id: uuid.UUID) -> Path:
         return self.root / "scratch" / f"{job_id}.sqlite"
@@ -60,10 +67,15 @@ class DataFiles:
         return self.root / "checked" / f"{job_id}.sqlite"
 
     def bytes_of(self, job_id: uuid.UUID) -> int:
-        """What a job's files take on disk: its upload, export, error report and checked rows."""
+        """What a job's files take on disk: its upload, export, error report, rows to fix and
+        checked rows."""
         folders = (self.upload_dir(job_id), self.root / "exports" / str(job_id))
         paths = [child for folder in folders if folder.is_dir() for child in folder.iterdir()]
-        paths += [self.error_report_path(job_id), self.checked_rows_path(job_id)]
+        paths += [
+            self.error_report_path(job_id),
+            self.rejected_rows_path(job_id),
+            self.checked_rows_path(job_id),
+        ]
         total = 0
         for path in paths:
             with contextlib.suppress(FileNotFoundError):

@@ -67,6 +67,8 @@ class Job(SQLModel, table=True):
     commit_of: uuid.UUID | None = None
     undo_of: uuid.UUID | None = None
     undone_by: uuid.UUID | None = None
+    # The import whose skipped rows, fixed in the browser, this import takes in.
+    fix_of: uuid.UUID | None = Field(default=None, index=True)
     created_at: datetime = timestamp_field(required=True)
     started_at: datetime | None = timestamp_field(required=False)
     updated_at: datetime = timestamp_field(required=True)
@@ -121,6 +123,7 @@ def job_public(job: Job) -> JobPublic:
         commit_of=job.commit_of,
         undo_of=job.undo_of,
         undone_by=job.undone_by,
+        fix_of=job.fix_of,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -142,6 +142,9 @@ class JobPublic(Schema):
     commit_of: uuid.UUID | None = Field(description="The dry run this import carries out.")
     undo_of: uuid.UUID | None = Field(description="The import this job undoes.")
     undone_by: uuid.UUID | None = Field(description="The job that undid this import.")
+    fix_of: uuid.UUID | None = Field(
+        description="The import whose skipped rows, fixed, this import takes in."
+    )
     created_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None
@@ -231,3 +234,53 @@ class InspectionPublic(Schema):
     remembered_mapping: bool = Field(
         description="The suggestion is the mapping you last used for these headers."
     )
+
+
+# --- the rows an import skipped, to fix (jobs_ui/api/fixes.py) ------------------------
+
+CellText = Annotated[str | None, Field(max_length=32 * 1024)]
+
+
+class RowErrorPublic(Schema):
+    field: str | None = Field(description="The field at fault; null: the row as a whole.")
+    message: str
+
+
+class RejectedRowPublic(Schema):
+    row: int = Field(description="The row's number in the file, as the error report gives it.")
+    values: dict[str, str | None] = Field(description="Field -> the text the file gave it.")
+    errors: list[RowErrorPublic]
+
+
+class RejectedRowsPage(Schema):
+    total: int = Field(description="The rows skipped (of `reason`, if given), not this page's.")
+    fields: list[str] = Field(description="The fields the import took, in column order.")
+    rows: list[RejectedRowPublic]
+
+
+class EditedRowIn(Schema):
+    row: int = Field(ge=1, description="The row's number, as `GET .../rejected` gave it.")
+    values: dict[str, CellText] = Field(
+        max_length=500, description="Field -> text; a field left out keeps the file's value."
+    )
+
+
+class EditedRowsIn(Schema):
+    """Edited rows to import (the body's cap, 8 MB, may come first)."""
+
+    rows: list[EditedRowIn] = Field(min_length=1, max_length=10_000)
+
+
+class RowsToCheckIn(Schema):
+    """Edited rows to check, a page's worth at most."""
+
+    rows: list[EditedRowIn] = Field(min_length=1, max_length=500)
+
+
+class CheckedRowPublic(Schema):
+    row: int
+    errors: list[RowErrorPublic] = Field(description="Empty: the row would be imported.")
+
+
+class CheckedRows(Schema):
+    rows: list[CheckedRowPublic]

@@ -63,12 +63,16 @@ class ReflexUploads:
 @dataclass(frozen=True)
 class BodyLimits:
     """The cap of a request body: uploads get the file limit (plus room for the multipart
-    framing around the file), everything else `other`."""
+    framing around the file), a path ending in one of `rows_suffixes` (JSON of many rows)
+    `rows`,
+    everything else `other`."""
 
     upload_paths: frozenset[str]
     upload_file: int
     upload_overhead: int
     other: int
+    rows_suffixes: tuple[str, ...] = ()
+    rows: int = 0
 
     def for_path(self, path: str) -> tuple[int, str]:
         """The cap for a path, and the sentence a body over it gets."""
@@ -78,6 +82,8 @@ class BodyLimits:
                 limit + self.upload_overhead,
                 f"The file is larger than the {_size(limit)} limit.",
             )
+        if self.rows_suffixes and path.rstrip("/").endswith(self.rows_suffixes):
+            return self.rows, f"The rows sent are larger than the {_size(self.rows)} limit."
         return self.other, f"The request body is larger than the {_size(self.other)} limit."
 
 

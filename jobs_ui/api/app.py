@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 from jobs_ui.access import log_redaction
 from jobs_ui.access.guard import BodyLimits, ReflexUploads, RequestGuard
 from jobs_ui.access.origins import TrustedOrigins
-from jobs_ui.api import fallback, files, jobs, stream
+from jobs_ui.api import fallback, files, fixes, jobs, stream
 from jobs_ui.api.allowed import MethodTable
 from jobs_ui.api.datasets import router as datasets_router
 from jobs_ui.api.errors import install_error_handlers
@@ -27,6 +27,7 @@ INSPECT_PATH = f"{JOBS_API}/inspect"
 REFLEX_UPLOAD_PATH = "/_upload"  # Reflex's own upload route, which the import page uses
 # Room for the multipart framing and the small fields around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
+FIXED_ROWS_BYTES = 8 * 1024 * 1024  # 10,000 fixed rows of a few hundred bytes each, and room
 
 
 def create_api(services: Services, *, guarded: bool = True) -> FastAPI:
@@ -53,6 +54,7 @@ def create_api(services: Services, *, guarded: bool = True) -> FastAPI:
     api.include_router(stream.router)
     api.include_router(files.router)
     api.include_router(jobs.router)
+    api.include_router(fixes.router)
     api.include_router(datasets_router)
     fallback.add_fallback(api)  # last: JSON 404/405 for anything else under the API
     # What the 405s say is allowed: the docs' routes and ours (never the fallback's).
@@ -62,6 +64,7 @@ def create_api(services: Services, *, guarded: bool = True) -> FastAPI:
             *stream.router.routes,
             *files.router.routes,
             *jobs.router.routes,
+            *fixes.router.routes,
             *datasets_router.routes,
         ]
     )
@@ -184,6 +187,8 @@ def guard_options(services: Services) -> dict[str, Any]:
             upload_file=settings.max_upload_bytes,
             upload_overhead=MULTIPART_OVERHEAD,
             other=settings.max_json_bytes,
+            rows_suffixes=fixes.ROWS_SUFFIXES,
+            rows=FIXED_ROWS_BYTES,
         ),
         "visitors": services.visitors,
         "make_visitors": settings.auth == "optional",

@@ -32,6 +32,7 @@ from jobs_ui.engines.mapping import FieldMapping
 from jobs_ui.engines.modes import ImportMode
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.records import ImportFileError, key_rows_by_field, records
+from jobs_ui.engines.rejected_rows import write_rejected_rows
 from jobs_ui.engines.row_errors import ProblemGroup, describe_problems, validation_problems
 from jobs_ui.engines.staging import ImportStaging
 from jobs_ui.files import DataFiles
@@ -81,6 +82,8 @@ def run_import(
         def write_report() -> None:
             nonlocal skipped_rows
             skipped_rows = _report_skipped(report, dataset, staging, mapping)
+            if staging.skipped_count:
+                _keep_rows_to_fix(files.rejected_rows_path(job.id), dataset, staging, mapping)
 
         mapped = [name for name, column in mapping.items() if column]
         plan = SavePlan(
@@ -285,6 +288,20 @@ def _report_skipped(
     ]
     groups = staging.problem_groups(limit=SUMMARY_GROUPS)
     return SkippedRows(errors, [_group_json(group, mapping) for group in groups])
+
+
+def _keep_rows_to_fix(
+    path: Path, dataset: Dataset, staging: ImportStaging, mapping: FieldMapping
+) -> None:
+    """The skipped rows again, for the grid that fixes them: the mapped fields' values as
+    the file gave them (no formula guard: they are shown as text, not opened as a sheet)."""
+    fields = [name for name in dataset.columns if mapping.get(name) or name == dataset.key]
+    where = [dataset.columns.index(name) for name in fields]
+    rows = (
+        (row_no, {name: cells[index] for name, index in zip(fields, where, strict=True)})
+        for row_no, cells, _reason in staging.skipped_rows()
+    )
+    write_rejected_rows(path, fields, rows, staging.all_problems())
 
 
 def _group_json(group: ProblemGroup, mapping: FieldMapping) -> dict[str, Any]:

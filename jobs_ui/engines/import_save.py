@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jobs_ui.datasets import Dataset
 from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
-from jobs_ui.engines.modes import UNKNOWN_KEY_PROBLEM, ImportMode
+from jobs_ui.engines.modes import ImportMode, held_key, repeated_key, unknown_key
 from jobs_ui.engines.postgres_save import copy_to_temporary, skip_by_key
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.row_sql import RowSql
@@ -148,20 +148,14 @@ def _skip_for_mode(
     if mode is ImportMode.UPSERT:
         return
     held = mode is ImportMode.INSERT
-    if held:
-        prefix, suffix = f"{dataset.key} ", f" already exists in {dataset.name}"
-        problem = f"{dataset.key}: already exists in {dataset.name}"
-    else:
-        prefix = f"No row with this key: {dataset.key} "
-        suffix = f" is not in {dataset.name}"
-        problem = UNKNOWN_KEY_PROBLEM
+    reason = held_key(dataset) if held else unknown_key(dataset)
     if is_sqlite(connection):
         staging.skip_by_key(
             dataset.sql_table,
             held=held,
-            reason_prefix=prefix,
-            reason_suffix=suffix,
-            problem=problem,
+            reason_prefix=reason.prefix,
+            reason_suffix=reason.suffix,
+            problem=reason.problem,
         )
     else:
         skip_by_key(
@@ -169,8 +163,8 @@ def _skip_for_mode(
             dataset,
             staging,
             held=held,
-            reason=lambda key: prefix + sql_quote(key) + suffix,
-            problem=problem,
+            reason=lambda key: reason.sentence(sql_quote(key)),
+            problem=reason.problem,
         )
 
 
@@ -370,12 +364,8 @@ class _Steps:
 
 
 def _skip_repeated_keys(dataset: Dataset, staging: ImportStaging) -> int:
-    key = dataset.key
-    return staging.skip_repeated_keys(
-        f"Duplicate {key}: same as row ",
-        " of this file",
-        f"Duplicate {key}: the same {key} is in an earlier row of this file",
-    )
+    reason = repeated_key(dataset)
+    return staging.skip_repeated_keys(reason.prefix, reason.suffix, reason.problem)
 
 
 def held_if_sqlite(

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobs_ui.datasets import Dataset
 
 
 class ImportMode(StrEnum):
@@ -44,3 +49,41 @@ def parse_mode(value: str | None) -> ImportMode:
     except ValueError:
         known = ", ".join(mode.value for mode in ImportMode)
         raise ValueError(f"Unknown mode {text[:32]!r}: use one of {known}.") from None
+
+
+@dataclass(frozen=True)
+class KeyReason:
+    """Why a row is skipped for its key: `problem` groups the rows (the summary, the filter
+    of the rows to fix); each row's own sentence puts its key, or the row it repeats,
+    between `prefix` and `suffix`."""
+
+    problem: str
+    prefix: str
+    suffix: str
+
+    def sentence(self, middle: str) -> str:
+        return self.prefix + middle + self.suffix
+
+
+def held_key(dataset: Dataset) -> KeyReason:
+    """insert: the table holds the key already (the middle: the key, quoted)."""
+    key, name = dataset.key, dataset.name
+    return KeyReason(f"{key}: already exists in {name}", f"{key} ", f" already exists in {name}")
+
+
+def unknown_key(dataset: Dataset) -> KeyReason:
+    """update: the table does not hold the key (the middle: the key, quoted)."""
+    key = dataset.key
+    return KeyReason(
+        UNKNOWN_KEY_PROBLEM, f"No row with this key: {key} ", f" is not in {dataset.name}"
+    )
+
+
+def repeated_key(dataset: Dataset) -> KeyReason:
+    """An earlier row of the file has the key (the middle: that row's number)."""
+    key = dataset.key
+    return KeyReason(
+        f"Duplicate {key}: the same {key} is in an earlier row of this file",
+        f"Duplicate {key}: same as row ",
+        " of this file",
+    )

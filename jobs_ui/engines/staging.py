@@ -233,6 +233,15 @@ class ImportStaging:
         )
         return [(row, Problem(*problem)) for row, *problem in cursor]
 
+    def all_problems(self) -> Iterator[tuple[int, Problem]]:
+        """Every problem in file order, as (row number, problem)."""
+        cursor = self._db.execute(
+            f"SELECT _row_no, _field, _message, _value, _detail FROM {self._prefix}problems "
+            "ORDER BY _row_no, rowid"
+        )
+        for row, *problem in cursor:
+            yield row, Problem(*problem)
+
     def problem_groups(
         self, *, limit: int, rows_each: int = 10, examples_each: int = 5
     ) -> list[ProblemGroup]:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from jobs_ui.files import DataFiles
+from jobs_ui.files import ERROR_REPORT_SUFFIX, REJECTED_ROWS_SUFFIX, DataFiles
 from jobs_ui.jobs.lineage import JobLineage
 from jobs_ui.jobs.store import JobStore
 from jobs_ui.models import utc_now
@@ -68,8 +68,9 @@ def _job_files(files: DataFiles) -> Iterator[tuple[uuid.UUID, Path]]:
             with contextlib.suppress(ValueError):  # not a job's folder: leave it alone
                 yield uuid.UUID(entry.name), entry
     for entry in _entries(files.root / "reports"):
+        name = entry.name.removesuffix(ERROR_REPORT_SUFFIX).removesuffix(REJECTED_ROWS_SUFFIX)
         with contextlib.suppress(ValueError):
-            yield uuid.UUID(entry.name.removesuffix("-errors.csv")), entry
+            yield uuid.UUID(name), entry
     for entry in _entries(files.root / "checked"):
         with contextlib.suppress(ValueError):
             yield uuid.UUID(entry.name.removesuffix(".sqlite")), entry

@@ -171,6 +171,7 @@ class JobStore:
         retry_of: uuid.UUID | None = None,
         commit_of: uuid.UUID | None = None,
         undo_of: uuid.UUID | None = None,
+        fix_of: uuid.UUID | None = None,
         job_id: uuid.UUID | None = None,
         stored_bytes: int = 0,
         quota: Quota | None = None,
@@ -186,6 +187,7 @@ class JobStore:
             retry_of=retry_of,
             commit_of=commit_of,
             undo_of=undo_of,
+            fix_of=fix_of,
             message="Waiting to start",
             stored_bytes=stored_bytes,
         )

@@ -66,6 +66,7 @@ class JobStatusState(rx.State, mixin=True):
     commit_of: str = ""
     undo_of: str = ""
     undone_by: str = ""
+    fix_of: str = ""
     not_found: bool = False
     # "live" (SSE), "polling", "offline" (backend unreachable; still trying), or "".
     transport: str = ""
@@ -143,7 +144,7 @@ class JobStatusState(rx.State, mixin=True):
         self.job_id = job_id
         self.status = self.message = self.error = self.kind = self.dataset = ""
         self.action_error = self.transport = ""
-        self.commit_of = self.undo_of = self.undone_by = ""
+        self.commit_of = self.undo_of = self.undone_by = self.fix_of = ""
         self.result = {}
         self.progress = self.version = 0
         self.rows_per_second = self.eta_seconds = None
@@ -209,7 +210,7 @@ class JobStatusState(rx.State, mixin=True):
         self.kind, self.dataset, self.version = item.kind, item.dataset, item.version
         self.rows_per_second, self.eta_seconds = item.rows_per_second, item.eta_seconds
         self.commit_of, self.undo_of = item.commit_of or "", item.undo_of or ""
-        self.undone_by = item.undone_by or ""
+        self.undone_by, self.fix_of = item.undone_by or "", item.fix_of or ""
         if item.is_final:
             self.transport = ""
         hooks = []

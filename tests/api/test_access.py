@@ -31,6 +31,8 @@ from jobs_ui.access.tokens import JobTokens
 from jobs_ui.access.visitor import COOKIE_NAME
 from jobs_ui.datasets import registry
 from jobs_ui.engines.change_log import ImportChange
+from jobs_ui.engines.rejected_rows import write_rejected_rows
+from jobs_ui.engines.row_errors import Problem
 from jobs_ui.engines.staging import ImportStaging
 from jobs_ui.jobs.store import Quota, QuotaExceededError
 from jobs_ui.models import Job, JobKind, JobStatus
@@ -135,6 +137,32 @@ def completed_import(services: Services, owner: str = OWNER) -> Job:
     return done
 
 
+FIX_MAPPING = {"name": "name", "email": "email"}
+FIXED_EMAIL = {"rows": [{"row": 2, "values": {"email": "ada@example.com"}}]}
+
+
+def completed_import_to_fix(services: Services, owner: str = OWNER) -> Job:
+    """An import that skipped one contact (a bad email), its row kept for fixing."""
+    job = services.store.create(
+        kind=JobKind.IMPORT,
+        dataset="contacts",
+        owner=owner,
+        params={"fileName": "people.csv", "format": "csv", "mode": "insert"},
+    )
+    services.store.start(job.id)
+    bad = Problem("email", "email: not a valid email address", "ada-at-example")
+    write_rejected_rows(
+        services.files.rejected_rows_path(job.id),
+        ["name", "email"],
+        [(2, {"name": "Ada", "email": "ada-at-example"})],
+        [(2, bad)],
+    )
+    result = {"skippedCount": 1, "importedCount": 0, "mapping": FIX_MAPPING}
+    done = services.store.complete(job.id, result=result, message="done")
+    assert done is not None
+    return done
+
+
 def completed_dry_run(services: Services, owner: str = OWNER) -> Job:
     """A dry run of one new contact, with its upload and checked rows kept for a commit."""
     contacts = registry.get("contacts")
@@ -197,8 +225,9 @@ def all_jobs(services: Services) -> list[Job]:
 # 1. The matrix: every route x every principal
 # =========================================================================================
 
-READ_ROUTES = ("get", "download", "error_report", "stream")
-ACT_ROUTES = ("cancel", "retry", "commit", "undo", "token")
+READ_ROUTES = ("get", "download", "error_report", "stream", "rejected")
+ACT_ROUTES = ("cancel", "retry", "commit", "undo", "token", "fix_check", "fix_import")
+FIX_ROUTES = {"fix_check": "rejected/validate", "fix_import": "rejected/import"}
 CREATE_ROUTES = ("create_import", "create_export")
 ROUTES = (*READ_ROUTES, "list", *ACT_ROUTES, *CREATE_ROUTES)
 TOKENS = ("own_token", "other_job_token", "tampered_token", "expired_token")
@@ -311,8 +340,13 @@ class Case:
             return http.get(at, headers=headers, params=params)
         if route == "list":
             return http.get(JOBS, headers=headers, params=params)
+        if route in FIX_ROUTES:
+            at = f"{at}/{FIX_ROUTES[route]}"
+            return http.post(at, headers=headers, params=params, json=FIXED_EMAIL)
         if route in ACT_ROUTES:
             return http.post(f"{at}/{route}", headers=headers, params=params)
+        if route == "rejected":
+            return http.get(f"{at}/rejected", headers=headers, params=params)
         if route == "download":
             return http.get(f"{at}/download", headers=headers, params=params)
         if route == "error_report":
@@ -344,6 +378,8 @@ def make_case(world: World, route: str, principal: str) -> Case:
         target = completed_upsert(services)
     elif route == "error_report":
         target = completed_import(services)
+    elif route in ("rejected", *FIX_ROUTES):
+        target = completed_import_to_fix(services)
     else:
         target = completed_export(services)
     decoy = completed_export(services)  # another job of the same owner
@@ -455,6 +491,18 @@ def check_sees(case: Case, response: httpx.Response, jobs_before: set[uuid.UUID]
         assert response.status_code == 200, response.text
         assert response.content == b"row,reason\n2,bad email\n"
         assert 'filename="people-errors.csv"' in response.headers["content-disposition"]
+    elif route == "rejected":
+        assert response.status_code == 200, response.text
+        (row,) = response.json()["rows"]
+        assert row["values"] == {"name": "Ada", "email": "ada-at-example"}
+    elif route == "fix_check":
+        assert response.status_code == 200, response.text
+        assert response.json() == {"rows": [{"row": 2, "errors": []}]}
+    elif route == "fix_import":
+        assert response.status_code == 201, response.text
+        made = services.store.get(uuid.UUID(response.json()["jobId"]))
+        assert made is not None and made.owner == OWNER and made.fix_of == target.id
+        assert {job.id for job in all_jobs(services)} == jobs_before | {made.id}
     elif route == "stream":
         assert response.status_code == 200
         received = [event.data for event in events(response)]
@@ -490,7 +538,7 @@ def check_sees(case: Case, response: httpx.Response, jobs_before: set[uuid.UUID]
                 f"{JOBS}/{target.id}/cancel", params={"token": body["accessToken"]}
             )
             assert (cancel.status_code, cancel.json()) == (401, SIGN_IN)
-    if route in READ_ROUTES or route == "token":
+    if route in (*READ_ROUTES, "token", "fix_check"):
         after = services.store.get(target.id)
         assert after is not None and after.version == target.version
         assert {job.id for job in all_jobs(services)} == jobs_before
@@ -813,6 +861,8 @@ CROSS_SITE_ROUTES = (
     "commit",
     "undo",
     "token",
+    "rejected/validate",
+    "rejected/import",
 )
 
 
@@ -823,7 +873,9 @@ def test_a_cross_site_post_with_the_visitors_cookie_changes_nothing(visitor, ser
     subject = subject_of(services, visitor.cookies[COOKIE_NAME])
     pending, failed = pending_export(services, subject), failed_export(services, subject)
     dry, upsert = completed_dry_run(services, subject), completed_upsert(services, subject)
+    to_fix = completed_import_to_fix(services, subject)
     targets = {"retry": failed, "commit": dry, "undo": upsert}
+    targets |= {"rejected/validate": to_fix, "rejected/import": to_fix}
     before = {job.id: (job.status, job.version) for job in all_jobs(services)}
     for route in CROSS_SITE_ROUTES:
         if route == "create_export":
@@ -837,7 +889,8 @@ def test_a_cross_site_post_with_the_visitors_cookie_changes_nothing(visitor, ser
             )
         else:
             job = targets.get(route, pending)
-            response = visitor.post(f"{JOBS}/{job.id}/{route}", headers=headers)
+            body = FIXED_EMAIL if route.startswith("rejected/") else None
+            response = visitor.post(f"{JOBS}/{job.id}/{route}", headers=headers, json=body)
         if "Authorization" in headers:
             # Credentials nobody recognises are refused as such; never the cookie instead.
             assert response.status_code in (401, 403), (route, response.text)

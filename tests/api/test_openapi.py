@@ -88,7 +88,7 @@ def test_path_ids_are_uuids_and_a_malformed_one_is_a_400(client):
                 elif parameter["in"] == "path":
                     assert parameter["schema"]["format"] == "uuid", path
                     typed += 1
-    assert (typed, named) == (8, 1)  # jobs: get, cancel, retry, commit, undo, token, ...
+    assert (typed, named) == (11, 1)  # jobs: get, cancel, retry, commit, undo, token, ...
     response = client.post(f"{JOBS}/not-a-uuid/cancel")
     assert response.status_code == 400
     assert response.json() == {
@@ -176,7 +176,7 @@ FIXED_JSON = (
     '"rowCount":2,"sizeBytes":40,"format":"csv"},"updatedAt":"2026-01-31T12:00:02.005Z",'
     '"message":"Exported 2 rows","rowsPerSecond":null,"etaSeconds":null,'
     '"kind":"EXPORT","dataset":"contacts","version":4,'
-    '"retryOf":null,"commitOf":null,"undoOf":null,"undoneBy":null,'
+    '"retryOf":null,"commitOf":null,"undoOf":null,"undoneBy":null,"fixOf":null,'
     '"createdAt":"2026-01-31T12:00:00.123Z",'
     '"startedAt":"2026-01-31T12:00:01.000Z","finishedAt":"2026-01-31T12:00:02.005Z"}'
 )

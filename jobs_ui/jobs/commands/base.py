@@ -142,6 +142,7 @@ class CommandsBase:
         retry_of: uuid.UUID | None = None,
         commit_of: uuid.UUID | None = None,
         undo_of: uuid.UUID | None = None,
+        fix_of: uuid.UUID | None = None,
         stored_bytes: int = 0,
     ) -> Job:
         try:
@@ -154,6 +155,7 @@ class CommandsBase:
                 retry_of=retry_of,
                 commit_of=commit_of,
                 undo_of=undo_of,
+                fix_of=fix_of,
                 stored_bytes=stored_bytes,
                 quota=self.quota,
             )

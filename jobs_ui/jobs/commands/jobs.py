@@ -19,11 +19,11 @@ from jobs_ui.jobs.commands.base import (
     decode_cursor,
     encode_cursor,
 )
-from jobs_ui.jobs.commands.outcomes import OutcomeCommands
+from jobs_ui.jobs.commands.fixes import FixCommands
 from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, public_result
 
 
-class JobCommands(OutcomeCommands):
+class JobCommands(FixCommands):
     """Reading, listing, exporting, cancelling, retrying (imports: see ImportCommands;
     commits and undos: OutcomeCommands)."""
 
@@ -162,6 +162,7 @@ class JobCommands(OutcomeCommands):
                 retry_of=job.id,
                 commit_of=job.commit_of,
                 undo_of=job.undo_of,
+                fix_of=job.fix_of,
                 stored_bytes=stored,
             )
         except BaseException:
