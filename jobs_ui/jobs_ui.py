@@ -11,6 +11,7 @@ from jobs_ui import routes
 from jobs_ui.api.app import create_api, guarded
 from jobs_ui.pages.exports import ExportJobState, export_job_page, exports_page
 from jobs_ui.pages.extra import extra_pages
+from jobs_ui.pages.fix_rows import FixRowsState, fix_rows_page
 from jobs_ui.pages.home import home_page
 from jobs_ui.pages.import_job import ImportJobState, import_job_page
 from jobs_ui.pages.imports import imports_page
@@ -67,6 +68,12 @@ app.add_page(
     route=routes.IMPORT_JOB,
     title="Import · jobs_ui",
     on_load=ImportJobState.follow_route_job,
+)
+app.add_page(
+    fix_rows_page,
+    route=routes.IMPORT_FIX,
+    title="Fix skipped rows · jobs_ui",
+    on_load=FixRowsState.open_grid,
 )
 app.add_page(exports_page, route=routes.EXPORTS, title="Export data · jobs_ui")
 app.add_page(

@@ -34,7 +34,7 @@ def test_readme_example_adds_a_dataset_and_its_pages():
     assert "isbn" in outcome["result"]["errors"][0]["message"]
     # Offered on the shipped pages, and a page of its own with its job page.
     assert outcome["import_choices_books"] and outcome["export_choices_books"]
-    assert outcome["routes"] == ["/books", "/books/[job_id]"]
+    assert outcome["routes"] == ["/books", "/books/[job_id]", "/books/[job_id]/fix"]
     assert all(outcome["page_types"])
     assert outcome["hooks"] == ["follow_route_job", "on_complete", "on_error"]
     assert "1 added" in outcome["toast"]

@@ -171,6 +171,24 @@ def lineage_notes(state: type[ImportJob], job_href: rx.Var[str] | str) -> rx.Com
             note("This job undid an import.", state.undo_of, "undo-of-note", "undo_2"),
         ),
         rx.cond(
+            state.fix_of != "",
+            note(
+                "These are skipped rows of another import, fixed.",
+                state.fix_of,
+                "fix-of-note",
+                "pencil",
+            ),
+        ),
+        rx.foreach(
+            state.fixed_in,
+            lambda fix: note(
+                "Some of the rows this import skipped were fixed and imported.",
+                fix,
+                "fixed-in-note",
+                "pencil",
+            ),
+        ),
+        rx.cond(
             state.commit_of != "",
             note(
                 "These rows were checked by a dry run.",

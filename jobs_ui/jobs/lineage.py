@@ -39,6 +39,12 @@ class JobLineage:
         with Session(self.engine, expire_on_commit=False) as session:
             return session.exec(query.limit(1)).first()
 
+    def fixes_of(self, import_id: uuid.UUID) -> list[Job]:
+        """The imports of this import's skipped rows, fixed, oldest first."""
+        query = select(Job).where(Job.fix_of == import_id).order_by(col(Job.created_at))
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(query.limit(20)).all())
+
     def changes_recorded(self, import_id: uuid.UUID) -> int:
         """How many rows this import's record of changes holds (0 once forgotten)."""
         query = (

@@ -17,6 +17,7 @@ import reflex as rx
 from jobs_ui import routes
 from jobs_ui.components.layout import page
 from jobs_ui.datasets import registry
+from jobs_ui.pages.fix_rows import FixRows, fix_rows_page
 from jobs_ui.pages.import_job import ImportJob, import_job_page
 from jobs_ui.pages.imports import ImportForm, import_form
 from jobs_ui.state.job_status import JobStatusState
@@ -49,7 +50,8 @@ def add_import_page(
     heading: str | None = None,
     on_complete: Callable[[dict[str, Any]], Any] | None = None,
 ) -> type[JobStatusState]:
-    """An import page for one dataset at `route`, and its job page at `route/[job_id]`.
+    """An import page for one dataset at `route`, its job page at `route/[job_id]`, and the
+    grid that fixes a job's skipped rows at `route/[job_id]/fix`.
 
     `on_complete(result)` may return events (a toast, a redirect) for when a job of this
     page completes. Returns the job page's state class, for more hooks or vars.
@@ -90,6 +92,8 @@ def add_import_page(
 
         job_namespace["on_complete"] = rx.event(completed)
     job = cast(type[ImportJob], type(f"{stem}ImportJobState", (ImportJob, rx.State), job_namespace))
+    fix_namespace: dict[str, Any] = {"__module__": __name__, "_job_href": job_href}
+    fix = cast(type[FixRows], type(f"{stem}FixRowsState", (FixRows, rx.State), fix_namespace))
 
     def form_page() -> rx.Component:
         return page(
@@ -102,9 +106,12 @@ def add_import_page(
         return import_job_page(job, heading=heading, back_href=route)
 
     # Reflex pickles states by name: the classes must be found here as module attributes.
-    for made in (form, job):
+    for made in (form, job, fix):
         made.__qualname__ = made.__name__
         globals()[made.__name__] = made
     _pages.append(ExtraPage(route, form_page, heading, form))
     _pages.append(ExtraPage(f"{route}/[job_id]", job_page, heading, job, job.follow_route_job))
+    _pages.append(
+        ExtraPage(f"{route}/[job_id]/fix", lambda: fix_rows_page(fix), heading, fix, fix.open_grid)
+    )
     return job

@@ -37,6 +37,35 @@ class ImportJob(JobStatusState, mixin=True):
     with its commit; an import's undo."""
 
     acting: bool = False  # a commit or an undo is being started
+    fixed_in: list[str] = []  # the imports of this one's skipped rows, fixed (job ids)
+
+    def _take(self, item: Any) -> list[Any]:
+        was = self.status
+        hooks = super()._take(item)
+        if self.status == "COMPLETED" != was:
+            cls: Any = self.__class__
+            hooks.append(cls.load_fixes())
+        return hooks
+
+    @rx.event
+    async def load_fixes(self) -> None:
+        """Which imports took in this one's skipped rows, once fixed (for the links)."""
+        try:
+            principal = await principal_of(self)
+            fixes = await run_command(commands().fixes_of, principal, job_uuid(self.job_id))
+        except CommandError:
+            return
+        self.fixed_in = [str(fix.id) for fix in fixes]
+
+    @rx.var
+    def may_fix(self) -> bool:
+        """Completed with skipped rows still stored: they can be fixed in the grid."""
+        return (
+            self.is_completed
+            and self.skipped_count > 0
+            and not self.undo_of
+            and not self.result.get("filesDeleted")
+        )
 
     @rx.var
     def imported_count(self) -> int:
@@ -211,12 +240,25 @@ def map_columns_link(state: type[ImportJob], form_href: str) -> rx.Component:
     )
 
 
+def fix_rows_link(state: type[ImportJob], form_href: str) -> rx.Component:
+    """To the grid of this import's skipped rows (and its dry run's)."""
+    return rx.cond(
+        state.may_fix,
+        rx.link(
+            rx.button(rx.icon("pencil", size=16), "Fix skipped rows", variant="soft"),
+            href=f"{form_href}/{state.job_id}/fix",
+            data_testid="fix-rows-link",
+        ),
+    )
+
+
 def import_outcome(
     state: type[ImportJob] = ImportJobState, *, form_href: str = routes.IMPORTS
 ) -> rx.Component:
     return rx.fragment(
         lineage_notes(state, f"{form_href}/"),
         _completed_outcome(state),
+        fix_rows_link(state, form_href),
         dry_run_actions(state, form_href),
         rx.cond(~state.is_dry_run, map_columns_link(state, form_href)),
         undo_control(state),

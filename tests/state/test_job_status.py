@@ -42,7 +42,8 @@ def test_hooks_fire_on_changes_only():
     assert hook_names(state._take(update("PROCESSING", 10))) == ["on_status_change"]
     assert state._take(update("PROCESSING", 20, version=2)) == []
     done = state._take(update("COMPLETED", 100, version=3, result={"importedCount": 2}))
-    assert hook_names(done) == ["on_status_change", "on_complete"]
+    # An import's page also looks up the imports of its rows fixed since.
+    assert hook_names(done) == ["on_status_change", "on_complete", "load_fixes"]
     failed = state_of(ImportJobState)
     failed.job_id = "j1"
     assert hook_names(failed._take(update("FAILED", error="x"))) == ["on_status_change", "on_error"]

@@ -67,6 +67,11 @@ class FixCommands(OutcomeCommands):
         with self._rows_to_fix(job) as stored:
             return stored.reasons()
 
+    def fixes_of(self, principal: Principal, job_id: uuid.UUID) -> list[Job]:
+        """The imports of this import's fixed rows (the first twenty), oldest first."""
+        job = self.visible_job(principal, job_id)
+        return self.lineage.fixes_of(job.id)
+
     def check_fixed_rows(
         self, principal: Principal, job_id: uuid.UUID, rows: Sequence[EditedRow]
     ) -> dict[int, list[Problem]]:
