@@ -65,24 +65,13 @@ def run_undo(
         )
         if not recorded:  # swept since the undo was asked for: nothing to undo it from
             raise ImportFileError(RECORD_GONE)
-        ((first,),) = sql.rows(
-            f"SELECT min(c.id) FROM {c} AS c WHERE c.job_id = {sql.mark}", import_id
-        )
-        # As the import left it: its values, and no later import of the dataset recorded
-        # a change to it (one that changed it and a second that changed it back look the
-        # same in the table). Undone imports drop their records, so only kept ones count.
-        later = (
-            f"SELECT l.row_key FROM {c} AS l JOIN {Job.__tablename__} AS j ON j.id = l.job_id "
-            f"WHERE l.id > {int(first)} AND j.dataset = {sql.mark} AND l.job_id <> {sql.mark}"
-        )
-        # Each database's fast form with no index on row_key: SQLite makes the list once
-        # and indexes it; Postgres hashes an anti-join (a NOT IN may rescan per row).
-        if sql.is_sqlite:
-            unchanged_later = f"c.row_key NOT IN ({later})"
-        else:
-            unchanged_later = f"NOT EXISTS ({later} AND l.row_key = c.row_key)"
-        as_left = f"{sql.matches('t', 'c.after')} AND {unchanged_later}"
-        later_params = (dataset.name, import_id)
+        as_left = sql.matches("t", "c.after")
+        later = _keys_changed_later(sql, dataset.name, import_id)
+        if later:
+            # As the import left it: its values, and no later import of the dataset recorded
+            # a change to it (one that changed it and a second that changed it back look
+            # the same in the table). Undone imports drop their records: only kept ones count.
+            as_left += f" AND NOT EXISTS (SELECT 1 FROM {later} AS k WHERE k.row_key = c.row_key)"
         conflicts = [
             row_key
             for (row_key,) in sql.rows(
@@ -90,7 +79,6 @@ def run_undo(
                 f"(SELECT 1 FROM {t} AS t WHERE {found} AND {as_left}) "
                 "ORDER BY c.row_key",
                 import_id,
-                *later_params,
             )
         ]
         reporter.update(30, f"Deleting the rows the import created ({recorded:,} recorded)")
@@ -98,7 +86,6 @@ def run_undo(
             f"DELETE FROM {t} WHERE {key} IN (SELECT t.{key} FROM {c} AS c JOIN {t} AS t "
             f"ON {found} WHERE c.job_id = {sql.mark} AND c.before IS NULL AND {as_left})",
             import_id,
-            *later_params,
         )
         reporter.update(60, "Restoring the rows the import updated")
         sets, origin = sql.restore()
@@ -106,11 +93,12 @@ def run_undo(
             f"UPDATE {t} AS t SET {sets} FROM {origin} WHERE c.job_id = {sql.mark} "
             f"AND c.before IS NOT NULL AND {found} AND {as_left}",
             import_id,
-            *later_params,
         )
         if deleted + restored + len(conflicts) != recorded:
             raise RuntimeError("rows of the import were neither undone nor reported")
         sql.run(f"DELETE FROM {c} WHERE job_id = {sql.mark}", import_id)
+        if later and sql.is_sqlite:
+            sql.run(f"DROP TABLE temp.{LATER_KEYS}")
         if conflicts:
             _write_conflicts(report, dataset.key, conflicts)
         reporter.check_cancelled()  # last chance: after the commit the undo is kept
@@ -125,6 +113,29 @@ def run_undo(
         "totalRows": recorded,
         "undoOf": str(job.undo_of),
     }
+
+
+LATER_KEYS = "undo_later_keys"
+
+
+def _keys_changed_later(sql: RowSql, dataset: str, import_id: object) -> str | None:
+    """A temporary table of the keys later imports of `dataset` recorded changes to (after
+    this one's first record), indexed; None when there are none (the usual case)."""
+    c = sql.changes
+    ((first,),) = sql.rows(f"SELECT min(c.id) FROM {c} AS c WHERE c.job_id = {sql.mark}", import_id)
+    later = (
+        f"SELECT DISTINCT l.row_key FROM {c} AS l JOIN {Job.__tablename__} AS j "
+        f"ON j.id = l.job_id WHERE l.id > {int(first)} AND j.dataset = {sql.mark} "
+        f"AND l.job_id <> {sql.mark}"
+    )
+    ((count,),) = sql.rows(f"SELECT count(*) FROM ({later}) AS later", dataset, import_id)
+    if not count:
+        return None
+    # Gone with the transaction: dropped on commit (Postgres), or by the undo (SQLite).
+    lasting = "" if sql.is_sqlite else " ON COMMIT DROP"
+    sql.run(f"CREATE TEMPORARY TABLE {LATER_KEYS}{lasting} AS {later}", dataset, import_id)
+    sql.run(f"CREATE INDEX {LATER_KEYS}_row_key ON {LATER_KEYS} (row_key)")
+    return LATER_KEYS
 
 
 def _write_conflicts(path: Path, key: str, conflicts: list[str]) -> None:

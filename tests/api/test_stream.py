@@ -56,6 +56,7 @@ def test_finished_job_stream_is_exact(client):
         "commitOf": None,
         "undoOf": None,
         "undoneBy": None,
+        "fixOf": None,
         "createdAt": job["createdAt"],
         "startedAt": job["startedAt"],
         "finishedAt": job["finishedAt"],

@@ -15,7 +15,13 @@ BLOCKING = {"serious", "critical"}
 
 
 def blocking_violations(page) -> list[str]:
-    """Each serious or critical violation, with the first elements it was found on."""
+    """Each serious or critical violation, with the first elements it was found on.
+
+    Checked once nothing is fading in: mid-animation colours are blends no reader sees
+    for long, and axe would judge their contrast."""
+    page.wait_for_function(
+        "document.getAnimations().every(a => a.playState !== 'running')", timeout=10_000
+    )
     results = Axe().run(page)
     return [
         f"{violation['id']} ({violation['impact']}): {violation['help']} at "
