@@ -18,9 +18,11 @@ export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
 
 install: $(VENV)/.installed $(BUN)
 
-$(VENV)/.installed: requirements.txt
+# The lock first, then the jobs-ui command from this checkout (its dependencies are the lock).
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(BUN):

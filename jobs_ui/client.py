@@ -11,17 +11,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote, unquote
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
 
 from jobs_ui.schemas import FINAL_STATUSES, JobPublic, iso_utc
-from jobs_ui.urls import JOBS_API
+from jobs_ui.urls import DATASETS_API, JOBS_API, dataset_template_url
 
 log = logging.getLogger(__name__)
 
@@ -166,9 +169,11 @@ class JobsClient:
         token: str | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        cookies: dict[str, str] | None = None,
     ) -> None:
         """`api_key` acts for its owner; `token` (a job access token) only reads its job:
-        `get_job` and `follow` of that job."""
+        `get_job` and `follow` of that job. Without either, the server makes the caller a
+        visitor: pass the `cookies` an earlier client kept (see `cookies()`) to stay one."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._token_params = {"token": token} if token else {}
         # Streams wait on the server between events; only connecting is bounded tightly.
@@ -177,6 +182,7 @@ class JobsClient:
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=5.0),
             transport=transport,
+            cookies=cookies,
         )
 
     async def __aenter__(self) -> JobsClient:
@@ -190,13 +196,62 @@ class JobsClient:
 
     # --- calls ---------------------------------------------------------------------------
 
-    async def get_job(self, job_id: str) -> JobUpdate:
-        data = await self._call("GET", f"{JOBS_API}/{job_id}", params=self._token_params)
-        return JobUpdate.from_json(data)
+    def cookies(self) -> dict[str, str]:
+        """The cookies the server set (a visitor's), to keep for the next client."""
+        return {cookie.name: str(cookie.value) for cookie in self._http.cookies.jar}
 
-    async def list_jobs(self, limit: int = 50) -> list[JobUpdate]:
-        data = await self._call("GET", JOBS_API, params={"limit": limit})
+    async def get_job(self, job_id: str) -> JobUpdate:
+        return JobUpdate.from_json(await self.get_job_json(job_id))
+
+    async def get_job_json(self, job_id: str) -> dict[str, Any]:
+        """The job JSON as the API sends it."""
+        return await self._call("GET", f"{JOBS_API}/{_path_id(job_id)}", params=self._token_params)
+
+    async def list_jobs(
+        self, limit: int = 50, *, status: str | None = None, kind: str | None = None
+    ) -> list[JobUpdate]:
+        data = await self.list_jobs_json(limit=limit, status=status, kind=kind)
         return [JobUpdate.from_json(job) for job in data["jobs"]]
+
+    async def list_jobs_json(
+        self, *, limit: int = 50, status: str | None = None, kind: str | None = None
+    ) -> dict[str, Any]:
+        """One page of the caller's jobs, newest first: `{jobs, nextCursor}`."""
+        params: dict[str, Any] = {"limit": limit}
+        params |= {"status": status} if status else {}
+        params |= {"kind": kind} if kind else {}
+        return await self._call("GET", JOBS_API, params=params)
+
+    async def datasets(self) -> list[dict[str, Any]]:
+        """The datasets the caller may import into or export, with their fields."""
+        data = await self._call("GET", DATASETS_API)
+        return list(data["datasets"])
+
+    async def download_template(
+        self, dataset: str, file_format: str = "csv", target: Path | None = None
+    ) -> Path:
+        """A dataset's template (its header row and a row of examples), saved as `download`."""
+        return await self.download(
+            dataset_template_url(quote(dataset, safe=""), file_format), target
+        )
+
+    async def download(self, url: str, target: Path | None = None) -> Path:
+        """Save a file the API serves (an export, a template, an error report) to `target`,
+        or to the server's file name in the current folder; returns where it went."""
+        async with self._http.stream("GET", url, params=self._token_params) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise _api_error(response)
+            path = target or Path(_attachment_name(response) or Path(url.split("?")[0]).name)
+            partial = path.with_name(path.name + ".partial")
+            try:
+                with partial.open("wb") as out:
+                    async for chunk in response.aiter_bytes():
+                        out.write(chunk)
+                partial.replace(path)
+            finally:
+                partial.unlink(missing_ok=True)
+        return path
 
     async def create_export(
         self, *, dataset: str, file_format: str, search: str | None = None
@@ -204,30 +259,52 @@ class JobsClient:
         body = {"dataset": dataset, "format": file_format, "filter": search or None}
         return JobUpdate.from_json(await self._call("POST", f"{JOBS_API}/export", json=body))
 
-    async def create_import(self, *, dataset: str, filename: str, content: IO[bytes]) -> JobUpdate:
+    async def create_import(
+        self,
+        *,
+        dataset: str,
+        filename: str,
+        content: IO[bytes],
+        mode: str | None = None,
+        mapping: dict[str, str | None] | None = None,
+        sheet: str | None = None,
+        dry_run: bool = False,
+    ) -> JobUpdate:
+        """Upload a file into `dataset`: by `mode` (insert, upsert, update), through
+        `mapping` (field -> column; None: the one the server suggests), `dry_run` to check
+        and compare only (then `commit` it)."""
+        form: dict[str, str] = {"dataset": dataset}
+        form |= {"mode": mode} if mode else {}
+        form |= {"mapping": json.dumps(mapping)} if mapping is not None else {}
+        form |= {"sheet": sheet} if sheet else {}
+        form |= {"dryRun": "true"} if dry_run else {}
         data = await self._call(
-            "POST",
-            f"{JOBS_API}/import",
-            data={"dataset": dataset},
-            files={"file": (filename, content)},
+            "POST", f"{JOBS_API}/import", data=form, files={"file": (filename, content)}
         )
         return JobUpdate.from_json(data)
 
     async def cancel(self, job_id: str) -> JobUpdate:
-        return JobUpdate.from_json(await self._call("POST", f"{JOBS_API}/{job_id}/cancel"))
+        return await self._act(job_id, "cancel")
 
     async def retry(self, job_id: str) -> JobUpdate:
-        return JobUpdate.from_json(await self._call("POST", f"{JOBS_API}/{job_id}/retry"))
+        return await self._act(job_id, "retry")
+
+    async def commit(self, job_id: str) -> JobUpdate:
+        """Import what a completed dry run checked, as a new job (returned)."""
+        return await self._act(job_id, "commit")
+
+    async def undo(self, job_id: str) -> JobUpdate:
+        """Undo a completed import, as a new job (returned)."""
+        return await self._act(job_id, "undo")
+
+    async def _act(self, job_id: str, action: str) -> JobUpdate:
+        url = f"{JOBS_API}/{_path_id(job_id)}/{action}"
+        return JobUpdate.from_json(await self._call("POST", url))
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         response = await self._http.request(method, url, **kwargs)
         if response.status_code >= 400:
-            message = _error_text(response)
-            if response.status_code == 404:
-                raise JobNotFoundError(message)
-            if response.status_code == 401:
-                raise NotAuthorizedError(message)
-            raise JobsApiError(response.status_code, message)
+            raise _api_error(response)
         try:
             data = response.json()
         except ValueError:
@@ -366,3 +443,29 @@ def _error_text(response: httpx.Response) -> str:
         return str(response.json()["error"])
     except (ValueError, KeyError, TypeError):
         return f"The server answered {response.status_code}."
+
+
+def _api_error(response: httpx.Response) -> JobsApiError:
+    message = _error_text(response)
+    if response.status_code == 404:
+        return JobNotFoundError(message)
+    if response.status_code == 401:
+        return NotAuthorizedError(message)
+    return JobsApiError(response.status_code, message)
+
+
+def _path_id(job_id: str) -> str:
+    """A job id as a path segment: whatever was typed, it stays one segment."""
+    return quote(job_id.strip(), safe="")
+
+
+def _attachment_name(response: httpx.Response) -> str | None:
+    """The file name a Content-Disposition gives, made safe to write here (no folders)."""
+    header = response.headers.get("content-disposition", "")
+    match = re.search(r"filename\*=UTF-8''([^;]+)", header) or re.search(
+        r'filename="?([^";]+)"?', header
+    )
+    if not match:
+        return None
+    name = Path(unquote(match.group(1)).replace("\\", "/")).name
+    return name if name not in ("", ".", "..") else None
