@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, NoReturn, TypeVar
 
 import click
 import httpx
@@ -33,7 +33,7 @@ class Context:
         self.session = session
 
 
-def _fail(message: str, code: ExitCode) -> None:
+def _fail(message: str, code: ExitCode) -> NoReturn:
     click.echo(f"jobs-ui: {message}", err=True)
     sys.exit(int(code))
 
@@ -47,8 +47,7 @@ def run(work: Coroutine[Any, Any, T]) -> T:
         code = ExitCode.USAGE if error.status_code in USAGE_STATUSES else ExitCode.UNREACHABLE
         _fail(error.message, code)
     except httpx.HTTPError as error:
-        _fail(f"cannot reach the server: {error}", ExitCode.UNREACHABLE)
-    raise AssertionError("unreachable")  # _fail exits
+        _fail(f"cannot reach the server: {error or type(error).__name__}", ExitCode.UNREACHABLE)
 
 
 def following_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -136,15 +135,7 @@ def _finish(
     try:
         done, data = run(follow())
     except KeyboardInterrupt:
-        if cancel_on_interrupt:
-            run(_cancel(session, job_id))
-            click.echo(f"Asked the server to cancel job {job_id}.", err=True)
-        else:
-            click.echo(
-                f"Stopped following; the job goes on. Pick up again with: jobs-ui watch {job_id}",
-                err=True,
-            )
-        sys.exit(int(ExitCode.INTERRUPTED))
+        _interrupted(session, job_id, cancel=cancel_on_interrupt)
     if as_json:
         click.echo(json.dumps(data))
     else:
@@ -153,9 +144,22 @@ def _finish(
     sys.exit(int(exit_code(done, strict=strict)))
 
 
-async def _cancel(session: Session, job_id: str) -> JobUpdate:
-    async with session.client() as client:
-        return await client.cancel(job_id)
+def _interrupted(session: Session, job_id: str, *, cancel: bool) -> NoReturn:
+    """Ctrl-C while following: the job goes on unless `cancel` (--cancel-on-interrupt)."""
+
+    async def ask_to_cancel() -> JobUpdate:
+        async with session.client() as client:
+            return await client.cancel(job_id)
+
+    if cancel:
+        job = run(ask_to_cancel())
+        click.echo(f"Asked the server to cancel job {job_id}: {job.status}.", err=True)
+    else:
+        click.echo(
+            f"Stopped following; the job goes on. Pick up again with: jobs-ui watch {job_id}",
+            err=True,
+        )
+    sys.exit(int(ExitCode.INTERRUPTED))
 
 
 def _started(job: JobUpdate, *, as_json: bool, data: dict[str, Any] | None = None) -> None:
@@ -180,6 +184,20 @@ def _mapping(pairs: tuple[str, ...]) -> dict[str, str | None] | None:
             raise click.BadParameter(f"{pair!r}: write it as field=column", param_hint="--map")
         mapping[field.strip()] = column or None
     return mapping
+
+
+async def _uploading(upload: Awaitable[T], name: str, size: int) -> T:
+    """An upload the server cut off: it refuses a file over its size limit before reading
+    it, and closes the connection while the file is still being sent, so no answer can be
+    read (the client only sees the connection end)."""
+    try:
+        return await upload
+    except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+        _fail(
+            f"the server closed the connection while {name} ({size / 1e6:,.1f} MB) was being "
+            "sent; it does so when a file is over its upload limit (JOBS_UI_MAX_UPLOAD_BYTES).",
+            ExitCode.UNREACHABLE,
+        )
 
 
 @cli.command("import")
@@ -227,8 +245,14 @@ def import_file(
                 dry_run=dry_run,
             )
 
-    with file.open("rb") as content:
-        job = run(start(content))
+    try:
+        with file.open("rb") as content:
+            job = run(_uploading(start(content), file.name, file.stat().st_size))
+    except KeyboardInterrupt:
+        _fail(
+            "the upload was stopped; see `jobs-ui jobs` for any job it started.",
+            ExitCode.INTERRUPTED,
+        )
     if no_wait:
         _started(job, as_json=follow["as_json"])
         return
@@ -289,9 +313,7 @@ def export_dataset(
     try:
         done, data, saved = run(follow_and_download())
     except KeyboardInterrupt:
-        if follow["cancel_on_interrupt"]:
-            run(_cancel(session, job.job_id))
-        sys.exit(int(ExitCode.INTERRUPTED))
+        _interrupted(session, job.job_id, cancel=follow["cancel_on_interrupt"])
     if follow["as_json"]:
         click.echo(json.dumps(data))
     else:

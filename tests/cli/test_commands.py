@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,43 +12,12 @@ import pytest
 
 from jobs_ui.access.api_keys import create_key
 from jobs_ui.models import JobKind
+from tests.cli.runner import Cli
+from tests.conftest import TEST_UPLOAD_LIMIT
 from tests.support.jobs import write_csv
 
 EMBEDDED = pytest.mark.parametrize("settings", ["embedded"], indirect=True)
 PEOPLE = ["name,email", "Ada,ada@example.com", "Bob,not-an-email"]
-
-
-class Cli:
-    def __init__(self, url: str, home: Path) -> None:
-        self.url, self.home = url, home
-
-    def __call__(self, *args: str, api_key: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "JOBS_UI_URL": self.url,
-            "JOBS_UI_CONFIG_DIR": str(self.home / "config"),
-        }
-        env.pop("JOBS_UI_API_KEY", None)
-        if api_key:
-            env["JOBS_UI_API_KEY"] = api_key
-        return subprocess.run(
-            [sys.executable, "-m", "jobs_ui.cli.main", *args],
-            cwd=self.home,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    def json(self, *args: str, **kwargs: Any) -> dict[str, Any]:
-        done = self(*args, "--json", **kwargs)
-        return dict(json.loads(done.stdout))
-
-
-@pytest.fixture
-def cli(server, tmp_path: Path) -> Cli:
-    return Cli(server.url, tmp_path)
 
 
 @EMBEDDED
@@ -121,6 +86,15 @@ def test_usage_errors_exit_2(cli, tmp_path):
     unknown_field = cli("import", "people.csv", "-d", "contacts", "--map", "colour=name")
     assert unknown_field.returncode == 2 and unknown_field.stderr.startswith("jobs-ui: ")
     assert cli("export", "contacts", "--format", "pdf").returncode == 2
+
+
+@EMBEDDED
+def test_a_file_over_the_upload_limit_says_so(cli, tmp_path):
+    (tmp_path / "big.csv").write_bytes(b"name,email\n" + b"x" * (TEST_UPLOAD_LIMIT + 1))
+    refused = cli("import", "big.csv", "-d", "contacts")
+    # The server's 413 when it is read (exit 2), or, when the server cut the upload off
+    # before the answer could be read, the command's own sentence (exit 4).
+    assert refused.returncode in (2, 4) and "limit" in refused.stderr, refused.stderr
 
 
 def test_a_server_that_cannot_be_reached_exits_4(tmp_path):
