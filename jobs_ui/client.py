@@ -237,12 +237,16 @@ class JobsClient:
 
     async def download(self, url: str, target: Path | None = None) -> Path:
         """Save a file the API serves (an export, a template, an error report) to `target`,
-        or to the server's file name in the current folder; returns where it went."""
+        or to the server's file name in the current folder (`name-1.csv` and on if that one
+        exists, as a browser does: a file not named is never overwritten); returns where it
+        went."""
         async with self._http.stream("GET", url, params=self._token_params) as response:
             if response.status_code >= 400:
                 await response.aread()
                 raise _api_error(response)
-            path = target or Path(_attachment_name(response) or Path(url.split("?")[0]).name)
+            path = target or _unused(
+                Path(_attachment_name(response) or Path(url.split("?")[0]).name)
+            )
             partial = path.with_name(path.name + ".partial")
             try:
                 with partial.open("wb") as out:
@@ -469,3 +473,12 @@ def _attachment_name(response: httpx.Response) -> str | None:
         return None
     name = Path(unquote(match.group(1)).replace("\\", "/")).name
     return name if name not in ("", ".", "..") else None
+
+
+def _unused(path: Path) -> Path:
+    """`path`, or the first of `stem-1.ext`, `stem-2.ext`, ... that does not exist yet."""
+    found, number = path, 0
+    while found.exists():
+        number += 1
+        found = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return found

@@ -72,3 +72,18 @@ def test_the_rules_see_every_package():
     packages = {module_name(p) for p in MODULES}
     for owner in RULES:
         assert owner in packages, owner
+
+
+# The command installs and runs far from the server: of the app, it uses the client alone.
+CLI_MAY_IMPORT = ("jobs_ui.cli", "jobs_ui.client")
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in MODULES if within(module_name(p), "jobs_ui.cli")], ids=module_name
+)
+def test_the_command_uses_the_client_alone(path: Path):
+    of_the_app = {name for name in imports_of(path) if within(name, "jobs_ui")}
+    breaking = sorted(
+        name for name in of_the_app if not any(within(name, ok) for ok in CLI_MAY_IMPORT)
+    )
+    assert not breaking, f"{module_name(path)} imports {breaking}"

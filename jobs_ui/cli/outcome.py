@@ -34,6 +34,7 @@ def exit_code(job: JobUpdate, *, strict: bool = False) -> ExitCode:
 
 
 EXAMPLES_PER_REASON = 3
+CHANGES_SHOWN = 5  # of a dry run's sample of changes
 
 
 def summary_lines(job: JobUpdate, base_url: str) -> list[str]:
@@ -51,10 +52,33 @@ def summary_lines(job: JobUpdate, base_url: str) -> list[str]:
             f'"{value}"' for value in (group.get("examples") or [])[:EXAMPLES_PER_REASON]
         )
         where = f" (e.g. {examples})" if examples else ""
-        lines.append(f"  {int(group.get('count') or 0):>8,} rows: {group.get('message')}{where}")
+        count = int(group.get("count") or 0)
+        rows = "row" if count == 1 else "rows"
+        lines.append(f"  {count:>8,} {rows}: {group.get('message')}{where}")
     report = result.get("errorReportUrl")
     if report:
         lines.append(f"Every skipped row, with its reason: {base_url.rstrip('/')}{report}")
+    if result.get("dryRun"):
+        lines.extend(_dry_run_lines(job, result))
     if result.get("fileUrl"):
         lines.append(f"File: {result.get('fileName')} ({int(result.get('rowCount') or 0):,} rows)")
     return lines
+
+
+def _dry_run_lines(job: JobUpdate, result: dict[str, Any]) -> list[str]:
+    """What a dry run would change (a few of its sample), and how to go on."""
+    changes = result.get("changes") or []
+    lines = [
+        f"  {change.get('key')} {change.get('field')}: "
+        f"{_shown(change.get('from'), 'not shown')} -> {_shown(change.get('to'), 'empty')}"
+        for change in changes[:CHANGES_SHOWN]
+    ]
+    if len(changes) > CHANGES_SHOWN:
+        lines.append(f"  … and more ({len(changes):,} in the job's result)")
+    lines.append(f"Nothing was written. Import it with: jobs-ui commit {job.job_id}")
+    return lines
+
+
+def _shown(value: Any, none: str) -> str:
+    """A value as a change shows it; `from` is null for a caller who may not read the table."""
+    return f"({none})" if value is None else repr(value) if isinstance(value, str) else str(value)

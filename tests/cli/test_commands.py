@@ -26,7 +26,8 @@ def test_import_follows_to_the_end_and_sums_up(cli, tmp_path):
     done = cli("import", "people.csv", "--dataset", "contacts")
     assert done.returncode == 0, done.stderr
     assert "completed: Created 1 row, skipped 1" in done.stdout
-    assert "email: not a valid email address" in done.stdout and '"not-an-email"' in done.stdout
+    assert "1 row: email: not a valid email address" in done.stdout
+    assert '"not-an-email"' in done.stdout
     assert "/error-report" in done.stdout
     # Not a terminal: plain lines, one per step, no control codes.
     assert "\x1b" not in done.stderr and "COMPLETED 100%" in done.stderr
@@ -126,8 +127,15 @@ def test_dry_run_commit_undo_and_polling(cli, services, tmp_path):
     write_csv(tmp_path / "people.csv", PEOPLE[:2])
     dry = cli.json("import", "people.csv", "-d", "contacts", "--dry-run", "--polling")
     assert dry["result"]["dryRun"] is True and dry["result"]["wouldCreate"] == 1
+    write_csv(tmp_path / "renamed.csv", ["name,email", "Ada L.,ada@example.com"])
+    plain = cli("import", "renamed.csv", "-d", "contacts", "--mode", "upsert", "--dry-run")
+    assert plain.returncode == 0, plain.stderr
+    assert "Dry run: would create 1" in plain.stdout  # the table is still empty
+    assert "Nothing was written. Import it with: jobs-ui commit " in plain.stdout
     commit = cli.json("commit", dry["jobId"])
     assert commit["commitOf"] == dry["jobId"] and commit["status"] == "COMPLETED"
+    changed = cli("import", "renamed.csv", "-d", "contacts", "--mode", "upsert", "--dry-run")
+    assert "ada@example.com name: 'Ada' -> 'Ada L.'" in changed.stdout, changed.stdout
     undo = cli.json("undo", commit["jobId"])
     assert undo["undoOf"] == commit["jobId"] and undo["result"]["deletedCount"] == 1
     again = cli("undo", commit["jobId"])
@@ -146,6 +154,9 @@ def test_datasets_and_template(cli, tmp_path):
     assert saved.returncode == 0
     (template,) = tmp_path.glob("products*.csv")
     assert template.read_text().startswith("sku,")
+    again = cli("template", "products")  # a file not named is never overwritten
+    assert again.returncode == 0 and f"{template.stem}-1.csv" in again.stdout
+    assert (tmp_path / f"{template.stem}-1.csv").read_bytes() == template.read_bytes()
     assert cli("template", "nothing-like-it").returncode == 4
 
 
