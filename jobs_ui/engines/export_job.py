@@ -14,6 +14,7 @@ from jobs_ui.db import select_batches
 from jobs_ui.engines.formats import FileFormat
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.writers import write_rows
+from jobs_ui.engines.xlsx_writer import MAX_DATA_ROWS, SheetFullError, too_many_rows_message
 from jobs_ui.files import DataFiles
 from jobs_ui.models import Job, as_utc
 
@@ -70,6 +71,8 @@ def run_export(
     reporter.update(0, "Counting rows", force=True)
     with engine.connect() as connection:
         total = connection.scalar(count_query) or 0
+        if file_format is FileFormat.XLSX and total > MAX_DATA_ROWS:
+            raise SheetFullError(too_many_rows_message(total))  # said now, not at row 1,048,576
 
         def report(written: int) -> None:
             percent = 99 * written // total if total else 99

@@ -7,7 +7,6 @@ when complete: a failed or cancelled export never leaves a half-written file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import itertools
 import json
@@ -16,20 +15,13 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time
+from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-
 from jobs_ui.engines.formats import FileFormat
 from jobs_ui.engines.formulas import FORMULA_PREFIXES, neutralise_formula
-
-XLSX_SHEET_NAME = "data"
+from jobs_ui.engines.xlsx_writer import write_xlsx
 
 RowSource = Iterable[Sequence[object]]
 RowBatches = Iterable[list[Sequence[object]]]
@@ -163,48 +155,8 @@ def _write_jsonl(temp: Path, columns: Sequence[str], batches: RowBatches) -> Non
 
 
 # ---------------------------------------------------------------------------
-# XLSX
-
-
-def _xlsx_value(value: object) -> object:
-    """Convert a value to something openpyxl stores as the matching Excel type."""
-    if isinstance(value, str):
-        # Excel cannot hold most control characters at all; openpyxl would refuse the row.
-        return neutralise_formula(ILLEGAL_CHARACTERS_RE.sub("", value))
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        # Excel has no time zones; store the moment in UTC.
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
-
-
-def _header_cells(sheet: WriteOnlyWorksheet, columns: Sequence[str]) -> list[WriteOnlyCell]:
-    bold = Font(bold=True)
-    cells = []
-    for name in columns:
-        cell = WriteOnlyCell(sheet, value=_xlsx_value(name))
-        cell.font = bold
-        cells.append(cell)
-    return cells
+# XLSX: see xlsx_writer.py
 
 
 def _write_xlsx(temp: Path, columns: Sequence[str], batches: RowBatches) -> None:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(XLSX_SHEET_NAME)
-    try:
-        sheet.append(_header_cells(sheet, columns))
-        for row in itertools.chain.from_iterable(batches):
-            sheet.append([_xlsx_value(value) for value in row])
-    except BaseException:
-        _discard_sheet_buffer(sheet)
-        raise
-    workbook.save(temp)
-
-
-def _discard_sheet_buffer(sheet: WriteOnlyWorksheet) -> None:
-    """Delete the system temp file openpyxl buffers rows in; it only does so on save or exit."""
-    # Best effort only: the original error matters more than a leftover buffer.
-    with contextlib.suppress(Exception):
-        sheet.close()  # finish the sheet's XML stream so nothing writes to it later
-        sheet._writer.cleanup()
+    write_xlsx(temp, columns, batches)

@@ -20,6 +20,7 @@ from jobs_ui.engines.import_job import ImportFileError, run_import
 from jobs_ui.engines.limits import FileLimits
 from jobs_ui.engines.progress import JobCancelled
 from jobs_ui.engines.undo_job import run_undo
+from jobs_ui.engines.xlsx_writer import SheetFullError
 from jobs_ui.files import DataFiles
 from jobs_ui.jobs.heartbeat import Heartbeat
 from jobs_ui.jobs.outcome_text import outcome_sentence, rows
@@ -84,7 +85,7 @@ def execute_job(
         if stopping is not None and stopping.is_set():
             return store.fail(job.id, error=INTERRUPTED_ERROR)
         return store.mark_cancelled(job.id)
-    except ImportFileError as error:
+    except (ImportFileError, SheetFullError) as error:  # said for a person: shown as it is
         return store.fail(job.id, error=str(error))
     except Exception:
         log.exception("job %s crashed", job.id)

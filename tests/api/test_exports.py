@@ -128,3 +128,21 @@ def test_prices_keep_their_two_decimals_in_every_format(client, tmp_path):
     jsonl_job = wait_for_end(client, start_export(client, dataset="products", fmt="jsonl")["jobId"])
     lines = [json.loads(line) for line in download(client, jsonl_job).decode().splitlines()]
     assert [(line["price"], line["stock"]) for line in lines] == [(12.5, 3), (0.1, 0)]
+
+
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)  # patched in this process
+def test_an_xlsx_export_over_a_sheets_rows_fails_at_once_with_a_sentence(
+    client, tmp_path, monkeypatch
+):
+    from jobs_ui.engines import export_job, xlsx_writer
+
+    seed_contacts(client, tmp_path)
+    monkeypatch.setattr(export_job, "MAX_DATA_ROWS", 2)
+    monkeypatch.setattr(xlsx_writer, "MAX_DATA_ROWS", 2)
+    job = wait_for_end(client, start_export(client, fmt="xlsx")["jobId"])
+    assert job["status"] == "FAILED"
+    assert job["error"] == (
+        "An Excel sheet holds at most 2 rows besides its header, and this export has 3. "
+        "Export it as CSV or JSON Lines, or filter it to fewer rows."
+    )
+    assert wait_for_end(client, start_export(client, fmt="csv")["jobId"])["status"] == "COMPLETED"

@@ -307,10 +307,10 @@ def test_cancelling_removes_the_partial_file(tmp_path: Path, fmt: FileFormat) ->
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cancelled_xlsx_leaves_no_openpyxl_buffer(
+def test_cancelled_xlsx_leaves_no_buffer_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # openpyxl buffers write-only sheets in the system temp directory.
+    # Writers may buffer a sheet in the system temp directory (openpyxl did): none is left.
     buffers = tmp_path / "system-temp"
     buffers.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(buffers))
