@@ -268,6 +268,9 @@ class _SheetScan:
             previous = chunk
         if self.xml_bytes != info.file_size or _unplaced_cell(last, len(last)):
             return False
+        # A reference in the part's last bytes was left for a next window there is not.
+        if not self._measure_columns(last, final=True):
+            return False
         self.tail = b"".join(recent)[-_SAMPLE:]
         self._rows()
         return True
@@ -276,9 +279,15 @@ class _SheetScan:
         if b't="e"' in data or (b"'" in data and _ODD_FORM.search(data) is not None):
             return False
         self.shared_cells += data.count(b't="s"')
-        found = self._beyond.search(data)
-        # One that starts in the last bytes may be cut short: the next window repeats them.
-        if found is not None and found.start() < len(data) - _OVERLAP:
+        return self._measure_columns(data, final=False)
+
+    def _measure_columns(self, data: bytes, *, final: bool) -> bool:
+        """Widen `max_column` to every reference in `data` past it. One that starts in the
+        last bytes may be cut short: the next window repeats them, unless this is the last."""
+        edge = max(len(data) - _OVERLAP, 0)
+        # The last window: only what the loop left, in its last bytes.
+        found = self._beyond.search(data, edge) if final else self._beyond.search(data)
+        if found is not None and (final or found.start() < edge):
             names = {letters for letters, _row in _REF.findall(data)}
             widest = max((column_index_from_string(c.decode()) for c in names), default=0)
             if widest <= self.max_column:

@@ -17,6 +17,7 @@ from typing import IO, Protocol, cast
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import WorkSheetParser
 from python_calamine import CalamineWorkbook
 
 # calamine reads every number as a float. openpyxl gives an int for a value written without
@@ -50,13 +51,13 @@ class StreamedSheet:
             # Some writers store a wrong size; without resetting, openpyxl would cut the
             # data to that size. The stored size is still fine for progress.
             sheet.reset_dimensions()
-            self._rows = sheet.iter_rows(values_only=True)
+            self._sheet = cast(_QuickSizeSheet, sheet)
         except BaseException:
             self._workbook.close()
             raise
 
     def rows(self) -> Iterator[tuple[int, Sequence[object]]]:
-        return enumerate(self._rows, start=1)
+        return self._sheet.stored_rows()
 
     def close(self) -> None:
         self._workbook.close()
@@ -77,6 +78,27 @@ class _QuickSizeSheet(ReadOnlyWorksheet):  # type: ignore[misc]
             except ValueError:
                 return
             self._min_column, self._min_row, self._max_column, self._max_row = bounds
+
+
+    def stored_rows(self) -> Iterator[tuple[int, tuple[object, ...]]]:
+        """The rows the sheet stores, with their numbers, each from column A to its last
+        cell. openpyxl's iter_rows also makes up every row missing in between: a sheet whose
+        one cell is XFD1048576 (a 200-byte file) became a million rows of 16,384 cells."""
+        last = 0
+        with self._get_source() as source:
+            parser = WorkSheetParser(
+                source,
+                self._shared_strings,
+                data_only=self.parent.data_only,
+                epoch=self.parent.epoch,
+                date_formats=self.parent._date_formats,
+                timedelta_formats=self.parent._timedelta_formats,
+            )
+            for number, cells in parser.parse():
+                if number <= last:  # a row stored again, or out of order: as openpyxl, dropped
+                    continue
+                last = number
+                yield number, self._get_row(cells, values_only=True)
 
 
 class _OneSheetReader(ExcelReader):  # type: ignore[misc]
