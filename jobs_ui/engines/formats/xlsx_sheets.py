@@ -79,7 +79,6 @@ class _QuickSizeSheet(ReadOnlyWorksheet):  # type: ignore[misc]
                 return
             self._min_column, self._min_row, self._max_column, self._max_row = bounds
 
-
     def stored_rows(self) -> Iterator[tuple[int, tuple[object, ...]]]:
         """The rows the sheet stores, with their numbers, each from column A to its last
         cell. openpyxl's iter_rows also makes up every row missing in between: a sheet whose
