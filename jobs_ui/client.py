@@ -240,6 +240,9 @@ class JobsClient:
         or to the server's file name in the current folder (`name-1.csv` and on if that one
         exists, as a browser does: a file not named is never overwritten); returns where it
         went."""
+        if not _same_origin(httpx.URL(url), self._http.base_url):
+            # Credentials go to this client's server alone, whatever an answer links to.
+            raise JobsApiError(0, f"The download's address is not on {self._http.base_url}.")
         async with self._http.stream("GET", url, params=self._token_params) as response:
             if response.status_code >= 400:
                 await response.aread()
@@ -472,7 +475,22 @@ def _attachment_name(response: httpx.Response) -> str | None:
     if not match:
         return None
     name = Path(unquote(match.group(1)).replace("\\", "/")).name
+    name = _NOT_IN_NAMES.sub("", name)
+    if len(name) > MAX_NAME_CHARACTERS:  # shortened, its extension kept
+        suffix = Path(name).suffix[:16]
+        name = Path(name).stem[: MAX_NAME_CHARACTERS - len(suffix)] + suffix
     return name if name not in ("", ".", "..") else None
+
+
+_NOT_IN_NAMES = re.compile(r"[\x00-\x1f\x7f]")
+MAX_NAME_CHARACTERS = 120  # within every file system's 255 bytes, in any script
+
+
+def _same_origin(url: httpx.URL, base: httpx.URL) -> bool:
+    """A relative address, or one on `base`'s scheme, host and port."""
+    if not url.is_absolute_url:
+        return True
+    return (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
 
 
 def _unused(path: Path) -> Path:

@@ -51,7 +51,11 @@ def rejected_rows(
     """The rows a completed import (or dry run) skipped, in file order, a page at a time,
     each with its values as the file gave them and its problems."""
     fields, page = services.commands.rejected_rows(
-        principal, job_id, offset=offset, limit=limit, reason=reason
+        principal,
+        job_id,
+        offset=offset,
+        limit=limit,
+        reason=reason or None,  # empty: all
     )
     return RejectedRowsPage(
         total=page.total,

@@ -14,6 +14,7 @@ from typing import Protocol, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
+from jobs_ui.cli.outcome import printable
 from jobs_ui.client import JobUpdate, Transport
 
 _NUMBERS = re.compile(r"[\d,.]+")
@@ -46,11 +47,12 @@ def pace_text(job: JobUpdate) -> str:
 class LiveBar:
     def __init__(self, stream: TextIO) -> None:
         self._progress = Progress(
-            TextColumn("[bold]{task.fields[name]}"),
+            TextColumn("{task.fields[name]}", style="bold", markup=False),
             BarColumn(),
             TextColumn("{task.percentage:>3.0f}%"),
             TextColumn("{task.fields[pace]}"),
-            TextColumn("{task.description}"),
+            # The server's words, never read as rich markup ("[/b]" in a message is text).
+            TextColumn("{task.description}", markup=False),
             console=Console(file=stream),
             transient=False,
         )
@@ -60,7 +62,7 @@ class LiveBar:
     def show(self, job: JobUpdate) -> None:
         task = self._tasks.get(job.job_id)
         name, pace = f"{job.kind.lower() or 'job'} {job.job_id[:8]}", pace_text(job)
-        description = job.message or job.status
+        description = printable(job.message or job.status)
         if task is None:
             task = self._progress.add_task(description, total=100, name=name, pace=pace)
             self._tasks[job.job_id] = task
@@ -88,7 +90,8 @@ class PlainLines:
             return
         self._said[job.job_id] = step
         pace = pace_text(job)
-        line = f"job {job.job_id[:8]} {job.status} {job.progress}% {job.message}".rstrip()
+        line = printable(f"job {job.job_id[:8]} {job.status} {job.progress}% {job.message}")
+        line = line.rstrip()
         self._stream.write(f"{line}{f' ({pace})' if pace else ''}\n")
         self._stream.flush()
 

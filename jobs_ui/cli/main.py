@@ -12,17 +12,26 @@ import asyncio
 import functools
 import json
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, TypeVar
 
 import click
 import httpx
+import pydantic
 
 from jobs_ui.cli.display import display_for
-from jobs_ui.cli.outcome import ExitCode, exit_code, summary_lines
-from jobs_ui.cli.session import DEFAULT_URL, Session
-from jobs_ui.client import FollowOptions, JobsApiError, JobsClient, JobUpdate, Transport
+from jobs_ui.cli.outcome import ExitCode, exit_code, printable, summary_lines
+from jobs_ui.cli.session import DEFAULT_URL, Session, SessionError
+from jobs_ui.client import (
+    FollowOptions,
+    JobNotFoundError,
+    JobsApiError,
+    JobsClient,
+    JobUpdate,
+    Transport,
+)
 
 T = TypeVar("T")
 USAGE_STATUSES = frozenset({400, 413, 415, 422})  # the request itself was wrong: exit 2
@@ -48,6 +57,15 @@ def run(work: Coroutine[Any, Any, T]) -> T:
         _fail(error.message, code)
     except httpx.HTTPError as error:
         _fail(f"cannot reach the server: {error or type(error).__name__}", ExitCode.UNREACHABLE)
+    except (pydantic.ValidationError, KeyError, TypeError) as error:
+        # An answer of another shape: the address is not a jobs_ui server (or not its API).
+        _fail(
+            f"the server's answer is not one jobs-ui knows ({type(error).__name__}); is --url "
+            "the address of a jobs_ui app?",
+            ExitCode.UNREACHABLE,
+        )
+    except OSError as error:  # saving a file here
+        _fail(f"cannot save the file: {error.strerror or error}", ExitCode.USAGE)
 
 
 def following_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -85,7 +103,10 @@ def cli(ctx: click.Context, url: str, api_key: str | None) -> None:
     the server or not allowed, 5 completed with skipped rows (with --strict), 130 stopped
     following with Ctrl-C.
     """
-    ctx.obj = Context(Session.of(url, api_key))
+    try:
+        ctx.obj = Context(Session.of(url, api_key))
+    except SessionError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def _session() -> Session:
@@ -122,6 +143,7 @@ def _finish(
     cancel_on_interrupt: bool,
     polling: bool,
     start: JobUpdate | None = None,
+    download_hint: bool = False,
 ) -> None:
     """Follow `job_id` to its end, say how it ended, and exit with its code."""
     session = _session()
@@ -139,7 +161,7 @@ def _finish(
     if as_json:
         click.echo(json.dumps(data))
     else:
-        for line in summary_lines(done, session.url):
+        for line in summary_lines(done, session.url, download_hint=download_hint):
             click.echo(line)
     sys.exit(int(exit_code(done, strict=strict)))
 
@@ -162,10 +184,15 @@ def _interrupted(session: Session, job_id: str, *, cancel: bool) -> NoReturn:
     sys.exit(int(ExitCode.INTERRUPTED))
 
 
-def _started(job: JobUpdate, *, as_json: bool, data: dict[str, Any] | None = None) -> None:
-    """A job started with --no-wait: its id (or JSON), and how to follow it."""
+def _started(job: JobUpdate, *, as_json: bool) -> None:
+    """A job started with --no-wait: its id (or its JSON), and how to follow it."""
     if as_json:
-        click.echo(json.dumps(data if data is not None else {"jobId": job.job_id}))
+
+        async def fetch() -> dict[str, Any]:
+            async with _session().client() as client:
+                return await client.get_job_json(job.job_id)
+
+        click.echo(json.dumps(run(fetch())))
     else:
         click.echo(job.job_id)
         click.echo(f"Started; follow it with: jobs-ui watch {job.job_id}", err=True)
@@ -287,6 +314,7 @@ def export_dataset(
 ) -> None:
     """Export a dataset, follow the export, then download its file."""
     session = _session()
+    _check_target(output)
 
     async def start() -> JobUpdate:
         async with session.client() as client:
@@ -305,9 +333,8 @@ def export_dataset(
             data = await client.get_job_json(job.job_id)
             saved = None
             if done.status == "COMPLETED":
-                result = done.result or {}
-                target = output or Path(str(result.get("fileName") or f"{dataset}.{file_format}"))
-                saved = await client.download(str(result["fileUrl"]), target)
+                # Without -o: the server's file name, made safe, never over an existing file.
+                saved = await client.download(str((done.result or {})["fileUrl"]), output)
             return done, data, saved
 
     try:
@@ -325,23 +352,23 @@ def export_dataset(
 
 
 @cli.command()
-@click.argument("job_id")
+@click.argument("job_id", type=click.UUID)
 @following_options
-def watch(job_id: str, **follow: Any) -> None:
+def watch(job_id: uuid.UUID, **follow: Any) -> None:
     """Follow a job to its end (again)."""
-    _finish(job_id, **follow)
+    _finish(str(job_id), download_hint=True, **follow)
 
 
 def _acting(
     name: str, call: Callable[[JobsClient, str], Awaitable[JobUpdate]], starts: bool, help_text: str
 ) -> None:
-    @click.argument("job_id")
+    @click.argument("job_id", type=click.UUID)
     @click.option("--no-wait", is_flag=True, help="Do not follow the job it starts.")
     @following_options
-    def command(job_id: str, no_wait: bool = False, **follow: Any) -> None:
+    def command(job_id: uuid.UUID, no_wait: bool = False, **follow: Any) -> None:
         async def act() -> tuple[JobUpdate, dict[str, Any]]:
             async with _session().client() as client:
-                job = await call(client, job_id)
+                job = await call(client, str(job_id))
                 return job, await client.get_job_json(job.job_id)
 
         job, data = run(act())
@@ -376,23 +403,26 @@ _acting("undo", JobsClient.undo, True, "Undo a completed import, and follow the 
 def list_jobs(status: str | None, kind: str | None, limit: int, as_json: bool) -> None:
     """Your jobs, newest first."""
 
-    async def fetch() -> dict[str, Any]:
+    async def fetch() -> tuple[dict[str, Any], list[JobUpdate]]:
         async with _session().client() as client:
-            return await client.list_jobs_json(
+            data = await client.list_jobs_json(
                 limit=limit, status=status and status.upper(), kind=kind and kind.upper()
             )
+            return data, [JobUpdate.from_json(job) for job in data["jobs"]]
 
-    data = run(fetch())
+    data, jobs = run(fetch())
     if as_json:
         click.echo(json.dumps(data))
         return
-    for job in data["jobs"]:
-        name = (job.get("result") or {}).get("fileName") or ""
+    for job in jobs:
+        name = (job.result or {}).get("fileName") or ""
         click.echo(
-            f"{job['jobId']}  {job['kind']:<6} {job['dataset']:<12} {job['status']:<10} "
-            f"{job['progress']:>3}%  {job.get('createdAt') or ''}  {name}".rstrip()
+            printable(
+                f"{job.job_id}  {job.kind:<6} {job.dataset:<12} {job.status:<10} "
+                f"{job.progress:>3}%  {job.created_at or ''}  {name}"
+            ).rstrip()
         )
-    if not data["jobs"]:
+    if not jobs:
         click.echo("No jobs yet.", err=True)
 
 
@@ -401,19 +431,26 @@ def list_jobs(status: str | None, kind: str | None, limit: int, as_json: bool) -
 def datasets(as_json: bool) -> None:
     """The datasets you may import into or export, with their fields."""
 
-    async def fetch() -> list[dict[str, Any]]:
+    async def fetch() -> tuple[list[dict[str, Any]], list[str]]:
         async with _session().client() as client:
-            return await client.datasets()
+            found = await client.datasets()
+        # Read here, so an answer of another shape is said as one (see `run`).
+        lines = [
+            f"{dataset['name']:<12} key {dataset['key']:<8} "
+            + ", ".join(
+                f"{field['name']}{'*' if field.get('required') else ''}"
+                for field in dataset["fields"]
+            )
+            for dataset in found
+        ]
+        return found, lines
 
-    found = run(fetch())
+    found, lines = run(fetch())
     if as_json:
         click.echo(json.dumps({"datasets": found}))
         return
-    for dataset in found:
-        fields = ", ".join(
-            f"{field['name']}{'*' if field.get('required') else ''}" for field in dataset["fields"]
-        )
-        click.echo(f"{dataset['name']:<12} key {dataset['key']:<8} {fields}")
+    for line in lines:
+        click.echo(printable(line))
     click.echo("(* required)", err=True)
 
 
@@ -431,15 +468,61 @@ def datasets(as_json: bool) -> None:
 def template(dataset: str, file_format: str, output: Path | None) -> None:
     """Download a dataset's template: its header row and a row of examples."""
 
+    _check_target(output)
+
     async def fetch() -> Path:
         async with _session().client() as client:
-            return await client.download_template(dataset, file_format, output)
+            try:
+                return await client.download_template(dataset, file_format, output)
+            except JobNotFoundError as error:
+                _fail(error.message, ExitCode.USAGE)  # no such dataset
 
     click.echo(f"Saved to {run(fetch())}")
 
 
+@cli.command()
+@click.argument("job_id", type=click.UUID)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to save it (default: the server's file name, here).",
+)
+def download(job_id: uuid.UUID, output: Path | None) -> None:
+    """Download a completed export's file, or an import's report of its skipped rows."""
+    _check_target(output)
+
+    async def fetch() -> Path:
+        async with _session().client() as client:
+            job = await client.get_job(str(job_id))
+            result = job.result or {}
+            url = result.get("fileUrl") or result.get("errorReportUrl")
+            if job.status != "COMPLETED" or not url:
+                what = "file" if job.kind == "EXPORT" else "report of skipped rows"
+                _fail(f"job {job.job_id} has no {what} to download ({job.status}).", ExitCode.USAGE)
+            return await client.download(str(url), output)
+
+    click.echo(f"Saved to {run(fetch())}")
+
+
+def _check_target(output: Path | None) -> None:
+    """-o in a folder that exists, said before any job is started."""
+    if output is not None and not output.parent.is_dir():
+        raise click.BadParameter(f"{output.parent} is not a folder", param_hint="-o")
+
+
 def main() -> None:
-    cli(prog_name="jobs-ui")
+    try:
+        cli.main(prog_name="jobs-ui", standalone_mode=False)
+    except click.exceptions.Exit as done:  # --help, --version
+        sys.exit(done.exit_code)
+    except click.ClickException as error:  # a usage error: Click's words, exit 2
+        error.show()
+        sys.exit(int(ExitCode.USAGE) if error.exit_code == 2 else error.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # Ctrl-C outside following a job (which says more): 130, as shells count it.
+        click.echo("\nStopped.", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ skipped rows when `--strict` is given; 130 when following is stopped with Ctrl-C
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 from typing import Any
 
@@ -33,13 +34,28 @@ def exit_code(job: JobUpdate, *, strict: bool = False) -> ExitCode:
     return ExitCode.COMPLETED
 
 
+# Control characters (C0, DEL, C1): from a file's cells they would reach the terminal as
+# commands (clear the screen, set its title); shown escaped instead.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """`text` safe to print on a terminal: each control character as its escape."""
+    return _CONTROL.sub(lambda found: repr(found.group())[1:-1], str(text))
+
+
 EXAMPLES_PER_REASON = 3
 CHANGES_SHOWN = 5  # of a dry run's sample of changes
 
 
-def summary_lines(job: JobUpdate, base_url: str) -> list[str]:
-    """The job's end in a few lines: its outcome, its counts, why rows were skipped (each
-    reason with how many and a few example values) and where the full report is."""
+def summary_lines(job: JobUpdate, base_url: str, *, download_hint: bool = False) -> list[str]:
+    """The job's end in a few lines, safe to print: its outcome, its counts, why rows were
+    skipped (each reason with how many and a few example values), where the full report
+    is; with `download_hint`, how to fetch an export's file."""
+    return [printable(line) for line in _summary(job, base_url, download_hint)]
+
+
+def _summary(job: JobUpdate, base_url: str, download_hint: bool) -> list[str]:
     result: dict[str, Any] = job.result or {}
     short = job.job_id[:8]
     if job.status == "FAILED":
@@ -61,7 +77,12 @@ def summary_lines(job: JobUpdate, base_url: str) -> list[str]:
     if result.get("dryRun"):
         lines.extend(_dry_run_lines(job, result))
     if result.get("fileUrl"):
-        lines.append(f"File: {result.get('fileName')} ({int(result.get('rowCount') or 0):,} rows)")
+        count = int(result.get("rowCount") or 0)
+        lines.append(
+            f"File: {result.get('fileName')} ({count:,} {'row' if count == 1 else 'rows'})"
+        )
+        if download_hint:
+            lines.append(f"Download it with: jobs-ui download {job.job_id}")
     return lines
 
 

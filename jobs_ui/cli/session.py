@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
+import httpx
 import platformdirs
 
 from jobs_ui.client import JobsClient
@@ -23,11 +26,20 @@ DEFAULT_URL = "http://localhost:3000"
 APP_NAME = "jobs-ui"
 
 
+def _warn(message: str) -> None:
+    click.echo(f"jobs-ui: {message}", err=True)
+
+
+class SessionError(ValueError):
+    """The server address or the credentials cannot be used; the message says why."""
+
+
 @dataclass(frozen=True)
 class Session:
     url: str
     api_key: str | None
     cookie_file: Path
+    warn: Callable[[str], None] = field(default=_warn, compare=False)
 
     @classmethod
     def of(cls, url: str | None, api_key: str | None) -> Session:
@@ -35,8 +47,8 @@ class Session:
             os.environ.get("JOBS_UI_CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME)
         )
         return cls(
-            url=(url or DEFAULT_URL).rstrip("/"),
-            api_key=api_key or None,
+            url=_server_address(url or DEFAULT_URL),
+            api_key=_checked_key(api_key),
             cookie_file=config / "visitor-cookies.json",
         )
 
@@ -54,23 +66,73 @@ class Session:
 
     def _all_kept(self) -> dict[str, dict[str, str]]:
         try:
-            kept = json.loads(self.cookie_file.read_text())
-        except (OSError, ValueError):
+            text = self.cookie_file.read_text()
+        except FileNotFoundError:
             return {}
-        return kept if isinstance(kept, dict) else {}
+        except OSError as error:
+            self.warn(f"cannot read {self.cookie_file} ({error.strerror}); acting as a new visitor")
+            return {}
+        try:
+            kept = json.loads(text)
+            if not isinstance(kept, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            # Set aside, not overwritten: it may be the only key to this user's jobs.
+            aside = self.cookie_file.with_name(
+                f"{self.cookie_file.name}.unreadable-{time.time():.0f}"
+            )
+            with contextlib.suppress(OSError):
+                self.cookie_file.replace(aside)
+                self.warn(f"{self.cookie_file} was unreadable; moved it to {aside}")
+            return {}
+        return kept
 
     def _kept_cookies(self) -> dict[str, str]:
         found = self._all_kept().get(self.url)
-        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+        if not isinstance(found, dict):
+            return {}
+        return {str(k): str(v) for k, v in found.items() if _sendable(str(k), str(v))}
 
     def _keep_cookies(self, cookies: dict[str, str]) -> None:
+        cookies = {name: value for name, value in cookies.items() if _sendable(name, value)}
         if not cookies or cookies == self._kept_cookies():
             return
         kept = self._all_kept()
         kept[self.url] = cookies
-        self.cookie_file.parent.mkdir(parents=True, exist_ok=True)
         partial = self.cookie_file.with_suffix(".partial")
-        # The cookie is who this user is to the server: readable by this user alone.
-        partial.touch(mode=0o600)
-        partial.write_text(json.dumps(kept, indent=2))
-        partial.replace(self.cookie_file)
+        try:
+            self.cookie_file.parent.mkdir(parents=True, exist_ok=True)
+            partial.unlink(missing_ok=True)
+            # The cookie is who this user is to the server: readable by this user alone.
+            partial.touch(mode=0o600)
+            partial.write_text(json.dumps(kept, indent=2))
+            partial.replace(self.cookie_file)
+        except OSError as error:
+            self.warn(
+                f"cannot keep the visitor cookie in {self.cookie_file} ({error.strerror}); "
+                "the next run will be another visitor"
+            )
+
+
+def _sendable(name: str, value: str) -> bool:
+    """A cookie a request can carry again (printable ASCII, as HTTP headers are)."""
+    return all(" " < char < "\x7f" for char in name) and all(" " <= c < "\x7f" for c in value)
+
+
+def _server_address(url: str) -> str:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise SessionError(f"{url!r} is not a server address ({error})") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise SessionError(f"{url!r} is not a server address: use http://host:port")
+    return url.rstrip("/")
+
+
+def _checked_key(api_key: str | None) -> str | None:
+    if not api_key:
+        return None
+    if not all(" " < char < "\x7f" for char in api_key):
+        # Not echoed: it is a secret, and the wrong one is still close to the right one.
+        raise SessionError("the API key has characters an API key never has (spaces, non-ASCII)")
+    return api_key

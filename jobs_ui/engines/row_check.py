@@ -40,6 +40,31 @@ def check_rows(
 ) -> dict[int, list[Problem]]:
     """Each row's problems (none: it would be imported), by row number. `checked`: the
     rows a dry run kept, whose keys the edited rows must not repeat."""
+    problems, keys = _checked_cells(dataset, rows, mode=mode, mapping=mapping)
+    _check_repeats(dataset, keys, problems, checked)
+    _check_table(engine, dataset, keys, problems, mode)
+    return problems
+
+
+def kept_row_conflicts(
+    dataset: Dataset,
+    rows: Sequence[EditedRow],
+    *,
+    mode: ImportMode,
+    mapping: FieldMapping,
+    checked: Path,
+) -> dict[int, int]:
+    """Edited row -> the row a dry run kept with the same key (its commit imports that one,
+    so the edited row must not go in before it)."""
+    _problems, keys = _checked_cells(dataset, rows, mode=mode, mapping=mapping)
+    kept = _kept_rows_with(checked, dataset.key, list(keys.values()))
+    return {number: kept[key] for number, key in keys.items() if key in kept}
+
+
+def _checked_cells(
+    dataset: Dataset, rows: Sequence[EditedRow], *, mode: ImportMode, mapping: FieldMapping
+) -> tuple[dict[int, list[Problem]], dict[int, Any]]:
+    """Each row's cell problems by the fields model, and the valid rows' keys."""
     left_out = frozenset(
         name
         for name in dataset.columns
@@ -62,9 +87,7 @@ def check_rows(
             continue
         problems[number] = []
         keys[number] = getattr(valid, dataset.key)
-    _check_repeats(dataset, keys, problems, checked)
-    _check_table(engine, dataset, keys, problems, mode)
-    return problems
+    return problems, keys
 
 
 def _check_repeats(

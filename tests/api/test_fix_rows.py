@@ -59,6 +59,8 @@ def test_paging_and_the_filter_by_reason(client, first):
     reason = first["result"]["errorSummary"][0]["message"]  # the bad prices: two rows
     only = rejected(client, first["jobId"], reason=reason).json()
     assert only["total"] == 2 and [row["row"] for row in only["rows"]] == [3, 5]
+    everything = rejected(client, first["jobId"], reason="").json()  # an empty filter: none
+    assert everything["total"] == 4
     past = rejected(client, first["jobId"], offset=10).json()
     assert past["total"] == 4 and past["rows"] == []
 
@@ -134,6 +136,7 @@ def test_a_fixed_row_whose_key_another_row_took_meanwhile(client, first, tmp_pat
         ({"rows": [{"row": 3, "values": {}}, {"row": 3, "values": {}}]}, "sent once"),
         ({"rows": []}, "rows"),
         ({"rows": [{"row": 0, "values": {}}]}, "row"),
+        ({"rows": [{"row": 2**63, "values": {}}]}, "row"),  # past the stores' integers
         ({"rows": [{"row": 3, "values": {"name": "x" * 40_000}}]}, "name"),
         ({"rows": "all"}, "rows"),
     ],
@@ -187,3 +190,18 @@ def test_a_dry_runs_rows_checked_against_the_rows_it_kept(client, tmp_path):
     answer = client.post(f"{JOBS}/{dry['jobId']}/rejected/validate", json={"rows": rows})
     message = answer.json()["rows"][0]["errors"][0]["message"]
     assert message == "Duplicate sku: same as row 4 of this file"
+
+
+def test_a_dry_runs_fixed_row_with_a_key_it_kept_is_refused_on_import(client, tmp_path, services):
+    dry = imported(client, write_csv(tmp_path / "week.csv", FILE), dryRun="true")
+    rows = [{"row": 3, "values": {"sku": "C", "price": "1"}}]  # the commit imports C
+    answer = client.post(f"{JOBS}/{dry['jobId']}/rejected/import", json={"rows": rows})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == (
+        "Row 3 has the sku of row 4, which this dry run's commit will import: change its sku "
+        "and import the rows again."
+    )
+    assert products(services) == []  # nothing went in before the commit
+    fine = [{"row": 3, "values": {"sku": "B", "price": "1"}}]
+    answer = client.post(f"{JOBS}/{dry['jobId']}/rejected/import", json={"rows": fine})
+    assert answer.status_code == 201, answer.text

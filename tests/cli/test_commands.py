@@ -117,6 +117,12 @@ def test_export_downloads_the_file_byte_for_byte(cli, server, tmp_path):
     with httpx.Client(base_url=server.url, cookies=cookies) as http:
         served = http.get(job["result"]["fileUrl"]).content
     assert (tmp_path / "out.csv").read_bytes() == served and b"ada@example.com" in served
+    started = cli.json("export", "contacts", "--no-wait")  # the whole job JSON, at once
+    assert started["kind"] == "EXPORT" and {"status", "progress", "createdAt"} <= set(started)
+    watched = cli("watch", started["jobId"])
+    assert watched.returncode == 0 and f"jobs-ui download {started['jobId']}" in watched.stdout
+    fetched = cli("download", started["jobId"], "-o", "again.csv")
+    assert fetched.returncode == 0 and (tmp_path / "again.csv").read_bytes() == served
     named = cli("export", "contacts", "--format", "jsonl")
     assert named.returncode == 0 and "Saved to contacts" in named.stdout
     assert list(tmp_path.glob("contacts*.jsonl"))
@@ -157,7 +163,7 @@ def test_datasets_and_template(cli, tmp_path):
     again = cli("template", "products")  # a file not named is never overwritten
     assert again.returncode == 0 and f"{template.stem}-1.csv" in again.stdout
     assert (tmp_path / f"{template.stem}-1.csv").read_bytes() == template.read_bytes()
-    assert cli("template", "nothing-like-it").returncode == 4
+    assert cli("template", "nothing-like-it").returncode == 2  # as an unknown export dataset
 
 
 def _id(job: dict[str, Any]) -> uuid.UUID:

@@ -31,6 +31,7 @@ from jobs_ui.engines.limits import FileLimits, size_label
 _ERRORS = (*BROKEN_WORKBOOK_ERRORS, CalamineError)
 _IS_TEXT = str.__instancecheck__
 _MOST_UTF8_BYTES = 4  # per character
+SHEET_COLUMNS = 16_384  # A to XFD
 
 
 def _is_blank_row(row: Sequence[object]) -> bool:
@@ -146,6 +147,9 @@ class XlsxReader(ReaderBase):
         try:
             for number, row in rows:
                 self._row_number = number
+                if len(row) > SHEET_COLUMNS:
+                    # A cell past XFD, which no spreadsheet writes (found by fuzzing).
+                    raise UnreadableFileError(NOT_XLSX)
                 yield row
         except _ERRORS as err:
             raise UnreadableFileError(NOT_XLSX) from err

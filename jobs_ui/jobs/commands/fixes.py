@@ -20,10 +20,11 @@ from pathlib import Path
 
 from jobs_ui.access.hooks import Action
 from jobs_ui.access.principal import Principal
+from jobs_ui.datasets import Dataset
 from jobs_ui.engines.mapping import FieldMapping
 from jobs_ui.engines.modes import ImportMode
 from jobs_ui.engines.rejected_rows import RejectedPage, RejectedRows
-from jobs_ui.engines.row_check import EditedRow, check_rows
+from jobs_ui.engines.row_check import EditedRow, check_rows, kept_row_conflicts
 from jobs_ui.engines.row_errors import Problem
 from jobs_ui.jobs.commands.base import CommandError, CreatedJob
 from jobs_ui.jobs.commands.outcomes import OutcomeCommands
@@ -105,6 +106,8 @@ class FixCommands(OutcomeCommands):
         if len(rows) > MAX_FIXED_ROWS:
             raise CommandError(422, f"Import at most {MAX_FIXED_ROWS:,} fixed rows at a time.")
         fields, rows = self._edited_rows(job, rows)
+        if job.params.get("dryRun"):
+            self._refuse_kept_keys(job, dataset, rows)
         self._check_quota(principal, owner=job.owner)
         fix_id = uuid.uuid4()
         stem = Path(str(job.params.get("fileName") or "import")).stem
@@ -135,6 +138,22 @@ class FixCommands(OutcomeCommands):
             shutil.rmtree(upload.parent, ignore_errors=True)
             raise
         return self._submit(fix)
+
+    def _refuse_kept_keys(self, job: Job, dataset: Dataset, rows: Sequence[EditedRow]) -> None:
+        """A fixed row of a dry run whose key a row the dry run kept has: imported now, it
+        would make the commit skip that row (as "already exists"), so it is refused, as
+        the check says."""
+        kept = self.files.checked_rows_path(job.id)
+        conflicts = kept_row_conflicts(
+            dataset, rows, mode=_mode(job), mapping=_mapping(job), checked=kept
+        )
+        if conflicts:
+            number, first = min(conflicts.items())
+            raise CommandError(
+                422,
+                f"Row {number} has the {dataset.key} of row {first}, which this dry run's "
+                f"commit will import: change its {dataset.key} and import the rows again.",
+            )
 
     def _import_with_rows_to_fix(self, principal: Principal, job_id: uuid.UUID) -> Job:
         job = self.visible_job(principal, job_id)
