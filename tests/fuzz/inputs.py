@@ -21,11 +21,18 @@ cell_text = st.one_of(
     st.sampled_from(["", " ", '"', '""', "a,b", "a;b", "\t", "\r\n", "\n", "=1+1", "\ufeff"]),
     st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.(com|org)", fullmatch=True),
 )
-header_names = st.lists(
-    st.one_of(st.sampled_from([*COLUMNS, "Name", "E-mail", " email ", ""]), st.text(max_size=12)),
-    min_size=0,
-    max_size=8,
+header_names = st.one_of(
+    # Half the files have the dataset's own columns (so rows get as far as being saved).
+    st.permutations(COLUMNS),
+    st.lists(
+        st.one_of(
+            st.sampled_from([*COLUMNS, "Name", "E-mail", " email ", ""]), st.text(max_size=12)
+        ),
+        min_size=0,
+        max_size=8,
+    ),
 )
+email = st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}\.(com|org)", fullmatch=True)
 
 
 @st.composite
@@ -56,7 +63,9 @@ def _maybe_broken(files: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
 def _csv_text(draw: st.DrawFn) -> bytes:
     delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
     header = draw(header_names)
-    rows = draw(st.lists(st.lists(cell_text, max_size=len(header) + 2), max_size=12))
+    plausible = st.lists(st.one_of(email, cell_text), min_size=len(header), max_size=len(header))
+    row = st.one_of(plausible, st.lists(cell_text, max_size=len(header) + 2))
+    rows = draw(st.lists(row, max_size=12))
 
     def line(cells: list[str]) -> str:
         quoted = draw(st.booleans())
@@ -91,8 +100,13 @@ def _jsonl_text(draw: st.DrawFn) -> bytes:
     keys = st.one_of(st.sampled_from(COLUMNS), st.text(max_size=10))
     lines = []
     for _ in range(draw(st.integers(0, 12))):
-        kind = draw(st.sampled_from(["object", "object", "object", "other", "garbage", "blank"]))
-        if kind == "object":
+        kinds = ["contact", "contact", "object", "object", "other", "garbage", "blank"]
+        kind = draw(st.sampled_from(kinds))
+        if kind == "contact":  # the dataset's fields, plausible values
+            values = {"name": draw(cell_text), "email": draw(email)}
+            values |= draw(st.dictionaries(st.sampled_from(COLUMNS), json_values, max_size=2))
+            lines.append(json.dumps(values))
+        elif kind == "object":
             lines.append(json.dumps(draw(st.dictionaries(keys, json_values, max_size=6))))
         elif kind == "other":
             lines.append(json.dumps(draw(json_values)))
