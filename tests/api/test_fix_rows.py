@@ -205,3 +205,16 @@ def test_a_dry_runs_fixed_row_with_a_key_it_kept_is_refused_on_import(client, tm
     fine = [{"row": 3, "values": {"sku": "B", "price": "1"}}]
     answer = client.post(f"{JOBS}/{dry['jobId']}/rejected/import", json={"rows": fine})
     assert answer.status_code == 201, answer.text
+
+
+def test_a_damaged_store_is_a_410_not_a_500(client, services, first):
+    services.files.rejected_rows_path(uuid.UUID(first["jobId"])).write_bytes(b"not sqlite" * 100)
+    answer = rejected(client, first["jobId"])
+    assert answer.status_code == 410 and "cannot be read" in answer.json()["error"]
+
+
+def test_a_failed_import_has_no_rows_to_fix_and_says_retry(client, services):
+    job = services.store.create(kind=JobKind.IMPORT, dataset="products", owner=OWNER, params={})
+    services.store.fail_unstarted(job.id, error="The queue was down.")
+    answer = rejected(client, str(job.id))
+    assert answer.status_code == 409 and "Retry it instead" in answer.json()["error"]

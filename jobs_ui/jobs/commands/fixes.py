@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -33,8 +34,12 @@ from jobs_ui.models import Job, JobKind, JobStatus
 MAX_PAGE_ROWS = 500  # rows per page read, and per check
 MAX_FIXED_ROWS = 10_000  # rows per import of fixed rows
 ROWS_TO_FIX_GONE = (
-    "The skipped rows of this import are no longer stored (they are kept as long as its "
-    "files); download the error report while it lasts, or import the file again."
+    "The skipped rows of this import are no longer stored: they were kept as long as its "
+    "files, which have been deleted. Fix the rows in the file and import it again."
+)
+UNREADABLE = (
+    "The stored copy of this import's skipped rows cannot be read. Download the error "
+    "report, fix the rows in it and import it."
 )
 NO_ROWS_TO_FIX = "This import skipped no rows, so there is nothing to fix."
 NOT_KEPT = (
@@ -159,11 +164,17 @@ class FixCommands(OutcomeCommands):
         job = self.visible_job(principal, job_id)
         if job.kind is not JobKind.IMPORT or job.undo_of is not None:
             raise CommandError(404, "Import not found")
-        if job.status is not JobStatus.COMPLETED or not job.result:
+        if job.status in (JobStatus.PENDING, JobStatus.PROCESSING):
             raise CommandError(
                 409,
                 f"The import has not completed (it is {job.status.value}), so its skipped "
                 "rows are not known yet.",
+            )
+        if job.status is not JobStatus.COMPLETED or not job.result:
+            raise CommandError(
+                409,
+                f"The import did not complete (it is {job.status.value}): it saved no rows and "
+                "kept none to fix. Retry it instead.",
             )
         if not int(job.result.get("skippedCount") or 0):
             raise CommandError(404, NO_ROWS_TO_FIX)
@@ -179,6 +190,8 @@ class FixCommands(OutcomeCommands):
             stored = RejectedRows(self.files.rejected_rows_path(job.id))
         except FileNotFoundError:  # swept between the check and now
             raise CommandError(410, ROWS_TO_FIX_GONE) from None
+        except sqlite3.DatabaseError:  # damaged on disk: as good as gone
+            raise CommandError(410, UNREADABLE) from None
         with contextlib.closing(stored):
             yield stored
 
