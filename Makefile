@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 BUN_VERSION := 1.4.5
 BUN := .tools/node_modules/bun/bin/bun.exe
 PORT ?= 3000
+MINUTES ?= 10
 
 # Reflex fetches its JS tool from the npm registry (the bun package) instead of a script.
 export REFLEX_BUN_PATH := $(CURDIR)/$(BUN)
@@ -14,7 +15,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
 
-.PHONY: install run dev backend worker test bench migration lint clean
+.PHONY: install run dev backend worker test bench fuzz migration lint clean
 
 install: $(VENV)/.installed $(BUN)
 
@@ -45,6 +46,9 @@ test: install
 
 bench: install  ## benchmarks with their baselines; results in bench/results/latest.json
 	$(BIN)/python -m bench.run
+
+fuzz: install  ## the readers and imports against generated files, MINUTES per format (default 10)
+	$(BIN)/python -m tests.fuzz.run --minutes $(MINUTES)
 
 migration: install  ## a new schema migration after a model change: make migration m="add x"
 	$(BIN)/python -c 'import sys; from jobs_ui.db import new_revision; new_revision(sys.argv[1])' "$(m)"
