@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import functools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -19,6 +20,25 @@ from jobs_ui.engines.formats.rows import EMPTY, NOT_TEXT, NamesFor, RawRow, Unre
 from jobs_ui.engines.limits import FileLimits, line_content_bytes, line_too_long
 
 TOO_DEEP = "Line nests its values too deeply to read; a row's fields are text and numbers."
+NOT_UNICODE = (
+    "Line has text that is not Unicode (a \\u escape of half a character pair); "
+    "fix the text and upload again."
+)
+# An escape of a UTF-16 surrogate: half of a pair, or alone. Alone, json.loads makes a
+# string no database, report or page can encode (found by fuzzing).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(text: str, record: object) -> bool:
+    """Whether the parsed line holds half a surrogate pair (looked for only when the line
+    has an escape of one, which pairs for emoji and the like are)."""
+    if _SURROGATE_ESCAPE.search(text) is None:
+        return False
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _first_object_keys(text: str) -> list[str]:
@@ -28,7 +48,7 @@ def _first_object_keys(text: str) -> list[str]:
             record = json.loads(line)
         except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             continue
-        if isinstance(record, dict):
+        if isinstance(record, dict) and not _lone_surrogate(line, record):
             return list(record)
     return []
 
@@ -104,6 +124,9 @@ class JsonLinesReader(ReaderBase):
                 continue
             if type(record) is not dict:
                 yield RawRow(number, {}, "Line is not a JSON object.")
+                continue
+            if _lone_surrogate(text, record):
+                yield RawRow(number, {}, NOT_UNICODE)
                 continue
             if len(record) > max_keys:
                 problem = (
