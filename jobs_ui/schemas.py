@@ -258,14 +258,8 @@ class RejectedRowsPage(Schema):
     rows: list[RejectedRowPublic]
 
 
-# Past any file's rows (a sheet has 1,048,576), and within the stores' 64-bit integers.
-MAX_ROW_NUMBER = 2**31 - 1
-
-
 class EditedRowIn(Schema):
-    row: int = Field(
-        ge=1, le=MAX_ROW_NUMBER, description="The row's number, as `GET .../rejected` gave it."
-    )
+    row: int = Field(ge=1, description="The row's number, as `GET .../rejected` gave it.")
     values: dict[str, CellText] = Field(
         max_length=500, description="Field -> text; a field left out keeps the file's value."
     )

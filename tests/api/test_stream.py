@@ -99,7 +99,6 @@ def test_live_job_streams_every_change_in_order(client, services):
     job_id = idle_job(services)
 
     def drive() -> None:
-        time.sleep(0.2)
         services.store.start(job_id)
         for percent in (10, 40, 70):
             time.sleep(0.05)
@@ -107,9 +106,13 @@ def test_live_job_streams_every_change_in_order(client, services):
         time.sleep(0.05)
         services.store.complete(job_id, result={"rowCount": 0}, message="done")
 
-    threading.Thread(target=drive).start()
     with client.stream("GET", STREAM, params={"jobId": str(job_id)}) as response:
-        received = list(events(response))
+        stream = events(response)
+        # The job moves only once the stream has said where it stands (on a busy machine a
+        # fixed head start could let the job start first).
+        received = [next(stream), next(stream)]
+        threading.Thread(target=drive).start()
+        received += list(stream)
     assert received[0].data == {"type": "connected", "jobId": str(job_id)}
     updates = received[1:]
     assert [u.data["status"] for u in updates] == ["PENDING", "PROCESSING"] + ["PROCESSING"] * 3 + [

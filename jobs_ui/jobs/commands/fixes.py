@@ -33,6 +33,9 @@ from jobs_ui.models import Job, JobKind, JobStatus
 
 MAX_PAGE_ROWS = 500  # rows per page read, and per check
 MAX_FIXED_ROWS = 10_000  # rows per import of fixed rows
+# Past any file's rows (a sheet has 1,048,576), and within the stores' 64-bit integers. Not a
+# schema bound: a generator would then send numbers millions of digits long to probe it.
+MAX_ROW_NUMBER = 2**31 - 1
 ROWS_TO_FIX_GONE = (
     "The skipped rows of this import are no longer stored: they were kept as long as its "
     "files, which have been deleted. Fix the rows in the file and import it again."
@@ -204,6 +207,9 @@ class FixCommands(OutcomeCommands):
         numbers = [number for number, _values in rows]
         if len(set(numbers)) != len(numbers):
             raise CommandError(422, "Each row may be sent once.")
+        past = next((number for number in numbers if number > MAX_ROW_NUMBER), None)
+        if past is not None:  # no file has it, and the store's integers could not hold it
+            raise CommandError(422, f"Row {past} is not one this import skipped.")
         with self._rows_to_fix(job) as stored:
             known = stored.rows(numbers)
             fields = stored.fields
