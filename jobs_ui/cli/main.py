@@ -34,12 +34,9 @@ from jobs_ui.client import (
 )
 
 T = TypeVar("T")
+# A step once a followed job has ended, in the same client: the lines it adds to the summary.
+AfterEnd = Callable[[JobsClient, JobUpdate], Awaitable[list[str]]]
 USAGE_STATUSES = frozenset({400, 413, 415, 422})  # the request itself was wrong: exit 2
-
-
-class Context:
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
 
 def _fail(message: str, code: ExitCode) -> NoReturn:
@@ -104,14 +101,15 @@ def cli(ctx: click.Context, url: str, api_key: str | None) -> None:
     following with Ctrl-C.
     """
     try:
-        ctx.obj = Context(Session.of(url, api_key))
+        ctx.obj = Session.of(url, api_key)
     except SessionError as error:
         raise click.UsageError(str(error)) from None
 
 
 def _session() -> Session:
-    context: Context = click.get_current_context().find_object(Context)  # type: ignore[assignment]
-    return context.session
+    session = click.get_current_context().find_object(Session)
+    assert session is not None  # the group makes it before any command runs
+    return session
 
 
 # --- following -----------------------------------------------------------------------
@@ -144,24 +142,27 @@ def _finish(
     polling: bool,
     start: JobUpdate | None = None,
     download_hint: bool = False,
+    then: AfterEnd | None = None,
 ) -> None:
-    """Follow `job_id` to its end, say how it ended, and exit with its code."""
+    """Follow `job_id` to its end, run `then` (its lines join the summary), say how it
+    ended, and exit with its code."""
     session = _session()
 
-    async def follow() -> tuple[JobUpdate, dict[str, Any]]:
+    async def follow() -> tuple[JobUpdate, dict[str, Any], list[str]]:
         async with session.client() as client:
             first = start or await client.get_job(job_id)
             done = await _follow_to_end(client, first, polling=polling)
-            return done, await client.get_job_json(job_id)
+            data = await client.get_job_json(job_id)
+            return done, data, (await then(client, done) if then else [])
 
     try:
-        done, data = run(follow())
+        done, data, more = run(follow())
     except KeyboardInterrupt:
         _interrupted(session, job_id, cancel=cancel_on_interrupt)
     if as_json:
         click.echo(json.dumps(data))
     else:
-        for line in summary_lines(done, session.url, download_hint=download_hint):
+        for line in [*summary_lines(done, session.url, download_hint=download_hint), *more]:
             click.echo(line)
     sys.exit(int(exit_code(done, strict=strict)))
 
@@ -313,11 +314,10 @@ def export_dataset(
     **follow: Any,
 ) -> None:
     """Export a dataset, follow the export, then download its file."""
-    session = _session()
     _check_target(output)
 
     async def start() -> JobUpdate:
-        async with session.client() as client:
+        async with _session().client() as client:
             return await client.create_export(
                 dataset=dataset, file_format=file_format, search=search
             )
@@ -327,28 +327,14 @@ def export_dataset(
         _started(job, as_json=follow["as_json"])
         return
 
-    async def follow_and_download() -> tuple[JobUpdate, dict[str, Any], Path | None]:
-        async with session.client() as client:
-            done = await _follow_to_end(client, job, polling=follow["polling"])
-            data = await client.get_job_json(job.job_id)
-            saved = None
-            if done.status == "COMPLETED":
-                # Without -o: the server's file name, made safe, never over an existing file.
-                saved = await client.download(str((done.result or {})["fileUrl"]), output)
-            return done, data, saved
+    async def download(client: JobsClient, done: JobUpdate) -> list[str]:
+        if done.status != "COMPLETED":
+            return []
+        # Without -o: the server's file name, made safe, never over an existing file.
+        saved = await client.download(str((done.result or {})["fileUrl"]), output)
+        return [f"Saved to {saved}"]
 
-    try:
-        done, data, saved = run(follow_and_download())
-    except KeyboardInterrupt:
-        _interrupted(session, job.job_id, cancel=follow["cancel_on_interrupt"])
-    if follow["as_json"]:
-        click.echo(json.dumps(data))
-    else:
-        for line in summary_lines(done, session.url):
-            click.echo(line)
-        if saved is not None:
-            click.echo(f"Saved to {saved}")
-    sys.exit(int(exit_code(done, strict=follow["strict"])))
+    _finish(job.job_id, start=job, then=download, **follow)
 
 
 @cli.command()

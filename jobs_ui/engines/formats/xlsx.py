@@ -27,11 +27,11 @@ from jobs_ui.engines.formats.xlsx_sheets import (
 )
 from jobs_ui.engines.formats.zip_guard import refuse_zip_bombs
 from jobs_ui.engines.limits import FileLimits, size_label
+from jobs_ui.engines.xlsx_writer import MAX_COLUMNS as SHEET_COLUMNS
 
 _ERRORS = (*BROKEN_WORKBOOK_ERRORS, CalamineError)
 _IS_TEXT = str.__instancecheck__
 _MOST_UTF8_BYTES = 4  # per character
-SHEET_COLUMNS = 16_384  # A to XFD
 
 
 def _is_blank_row(row: Sequence[object]) -> bool:
@@ -147,7 +147,7 @@ class XlsxReader(ReaderBase):
         try:
             for number, row in rows:
                 self._row_number = number
-                if len(row) > SHEET_COLUMNS:
+                if len(row) > SHEET_COLUMNS:  # A to XFD
                     # A cell past XFD, which no spreadsheet writes (found by fuzzing).
                     raise UnreadableFileError(NOT_XLSX)
                 yield row
