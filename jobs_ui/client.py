@@ -72,6 +72,7 @@ class JobUpdate:
     fix_of: str | None = None
     rows_per_second: float | None = None
     eta_seconds: int | None = None
+    attempt: int = 1
 
     @property
     def is_final(self) -> bool:
@@ -105,6 +106,7 @@ class JobUpdate:
             fix_of=_text_or_none(job.fix_of),
             rows_per_second=job.rows_per_second,
             eta_seconds=job.eta_seconds,
+            attempt=job.attempt,
         )
 
 

@@ -61,6 +61,10 @@ class Job(SQLModel, table=True):
     version: int = 1
     owner: str = Field(default="anonymous", max_length=128)
     cancel_requested: bool = False
+    # Which run this is: a job interrupted by a restart or a lost worker is queued again by
+    # itself, up to JOBS_UI_MAX_ATTEMPTS runs. Writes of a run carry its number, so a run
+    # that was given up on (a worker thought dead) cannot change the job of the next one.
+    attempt: int = 1
     retry_of: uuid.UUID | None = None
     # An import's lineage: the dry run a commit carries out, the import an undo takes back,
     # and (on an import) the undo that took it back.
@@ -119,6 +123,7 @@ def job_public(job: Job) -> JobPublic:
         kind=job.kind,
         dataset=job.dataset,
         version=job.version,
+        attempt=job.attempt,
         retry_of=job.retry_of,
         commit_of=job.commit_of,
         undo_of=job.undo_of,

@@ -138,6 +138,14 @@ class JobPublic(Schema):
         json_schema_extra={"minimum": 1},
         description="Bumps on every change (the stream's event id).",
     )
+    attempt: int = Field(
+        default=1,
+        json_schema_extra={"minimum": 1},
+        description=(
+            "Which run of the job this is: 1, or more once a restart of the server (or a "
+            "lost worker) interrupted it and it was started again by itself."
+        ),
+    )
     retry_of: uuid.UUID | None = Field(description="The job this one retries.")
     commit_of: uuid.UUID | None = Field(description="The dry run this import carries out.")
     undo_of: uuid.UUID | None = Field(description="The import this job undoes.")

@@ -29,11 +29,12 @@ from jobs_ui.jobs.celery_app import make_celery, queue_name
 from jobs_ui.jobs.commands import JobCommands
 from jobs_ui.jobs.execution import file_limits
 from jobs_ui.jobs.retention import sweep_old_files
-from jobs_ui.jobs.runners import CeleryRunner, InProcessRunner, JobRunner
-from jobs_ui.jobs.store import JobStore, Notifier
+from jobs_ui.jobs.runners import CeleryRunner, InProcessRunner, JobRunner, QueueUnavailableError
+from jobs_ui.jobs.store import QUEUE_DOWN, JobStore, Notifier
 from jobs_ui.live.hub import JobFeedHub
 from jobs_ui.live.messages import JobSnapshot, snapshot_of
 from jobs_ui.live.redis_relay import RedisListener, RedisPublisher
+from jobs_ui.models import JobStatus
 from jobs_ui.settings import Settings
 
 SWEEP_INTERVAL_SECONDS = 3600.0  # how often old job files are looked for
@@ -99,6 +100,7 @@ class Services:
                 files=files,
                 concurrency=settings.runner_concurrency,
                 limits=file_limits(settings),
+                max_attempts=settings.max_attempts,
             )
         keys = signing_keys(settings)
         tokens = JobTokens(keys, lifetime_seconds=settings.access_token_minutes * 60)
@@ -177,7 +179,8 @@ class Services:
             await asyncio.to_thread(self.stop)
 
     async def _reap_stale_jobs(self) -> None:
-        """End FAILED the jobs whose worker died: silent for `stale_after_seconds`.
+        """Queue again the jobs whose worker died (silent for `stale_after_seconds`), or
+        end them FAILED once their runs are spent.
 
         Every backend process runs this; the SQL is conditional, so they never clash.
         """
@@ -185,9 +188,21 @@ class Services:
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
-                await asyncio.to_thread(self.store.fail_stale, older_than=older_than)
+                await asyncio.to_thread(self.requeue_stale_jobs, older_than)
             except SQLAlchemyError:
                 log.warning("could not check for stale jobs", exc_info=True)
+
+    def requeue_stale_jobs(self, older_than: timedelta) -> None:
+        left = self.store.requeue_stale(
+            older_than=older_than, max_attempts=self.settings.max_attempts
+        )
+        for job in left:
+            if job.status is not JobStatus.PENDING:
+                continue
+            try:
+                self.runner.submit(job.id)
+            except QueueUnavailableError:
+                self.store.fail_unstarted(job.id, error=QUEUE_DOWN)
 
     async def _sweep_old_files(self) -> None:
         """Delete the files of jobs that ended more than `keep_files_days` ago, and inspected

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # A running job proves it is alive this often; one silent for `stale_after` is ended FAILED.
     heartbeat_seconds: float = Field(default=5.0, alias="JOBS_UI_HEARTBEAT_SECONDS", gt=0)
     stale_after_seconds: float = Field(default=30.0, alias="JOBS_UI_STALE_AFTER_SECONDS", gt=0)
+    # A job interrupted by a restart or a lost worker runs again by itself (it is all or
+    # nothing, so that is safe), this many runs in all; then it ends FAILED.
+    max_attempts: int = Field(default=3, alias="JOBS_UI_MAX_ATTEMPTS", ge=1, le=100)
     # An ended job's upload, export file and error report are deleted this long after it ended.
     keep_files_days: float = Field(default=7.0, alias="JOBS_UI_KEEP_FILES_DAYS", gt=0)
 

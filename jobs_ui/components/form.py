@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import reflex as rx
 
@@ -33,12 +33,16 @@ def dataset_select(value: rx.Var[str] | str, on_change: Any) -> rx.Component:
 
 
 def message_callout(
-    message: rx.Var[str] | str, *, test_id: str, icon: str = "triangle_alert"
+    message: rx.Var[str] | str,
+    *,
+    test_id: str,
+    icon: str = "triangle_alert",
+    color: Literal["red", "blue"] = "red",
 ) -> rx.Component:
-    """A red callout that shows only while `message` is not empty."""
+    """A callout (red: something went wrong) that shows only while `message` is not empty."""
     return rx.cond(
         message != "",
-        rx.callout(message, icon=icon, color_scheme="red", data_testid=test_id),
+        rx.callout(message, icon=icon, color_scheme=color, data_testid=test_id),
     )
 
 

@@ -129,6 +129,9 @@ def progress_card(
                 progress_bar(state),
                 message if message_when_done else rx.cond(~state.is_completed, message),
                 message_callout(state.error, test_id="job-error"),
+                message_callout(
+                    state.restart_note, test_id="restart-note", icon="rotate_cw", color="blue"
+                ),
                 *body,
                 message_callout(state.action_error, test_id="action-error", icon="info"),
                 rx.hstack(

@@ -92,6 +92,7 @@ def run_import(
             mapped=mapped,
             dry_run=dry_run,
             show_stored=bool(job.params.get("showStored", True)),
+            attempt=job.attempt,
         )
         try:
             outcome = save_rows(engine, dataset, staging, reporter, plan, write_report)

@@ -29,6 +29,7 @@ from jobs_ui.engines.modes import ImportMode, held_key, repeated_key, unknown_ke
 from jobs_ui.engines.postgres_save import copy_to_temporary, skip_by_key
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.row_sql import RowSql
+from jobs_ui.engines.run_fence import hold_run
 from jobs_ui.engines.staging import SCHEMA, ImportStaging, sql_quote
 
 CHANGES_IN_RESULT = 100  # a dry run's sample of {key, field, from, to}
@@ -54,6 +55,8 @@ class SavePlan:
     dry_run: bool = False
     show_stored: bool = True
     """A dry run's changes say the stored values (`from`); else they are null."""
+    attempt: int = 1
+    """The job's run doing this: its rows are kept only if the job is still on it."""
 
 
 Finish = Callable[[], None]  # run inside the transaction once the rows are saved (the report)
@@ -85,6 +88,7 @@ def save_rows(
                     )
                     finish()
                     reporter.check_cancelled()  # last chance: after the commit rows are kept
+                    hold_run(connection, plan.job_id, plan.attempt)
             except BaseException:
                 # Never hand the pool a connection that may still have the scratch attached.
                 connection.invalidate()
@@ -99,6 +103,7 @@ def save_rows(
                 outcome = _merge(connection, dataset, staging, reporter, plan, source)
                 finish()
                 reporter.check_cancelled()
+                hold_run(connection, plan.job_id, plan.attempt)
     return outcome
 
 

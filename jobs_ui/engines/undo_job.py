@@ -24,6 +24,7 @@ from jobs_ui.engines.import_save import held_if_sqlite, lock_table
 from jobs_ui.engines.progress import ProgressReporter
 from jobs_ui.engines.records import ImportFileError
 from jobs_ui.engines.row_sql import RowSql
+from jobs_ui.engines.run_fence import hold_run
 from jobs_ui.files import DataFiles
 from jobs_ui.models import Job, utc_now
 
@@ -102,6 +103,7 @@ def run_undo(
         if conflicts:
             _write_conflicts(report, dataset.key, conflicts)
         reporter.check_cancelled()  # last chance: after the commit the undo is kept
+        hold_run(connection, job.id, job.attempt)
     return {
         "deletedCount": deleted,
         "restoredCount": restored,

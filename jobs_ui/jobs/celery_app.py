@@ -54,8 +54,9 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         # Jobs are long: a worker takes one message at a time, so others stay free to run.
         worker_prefetch_multiplier=1,
-        # Acknowledged on receipt: a killed worker's job is ended by the heartbeat reaper
-        # (FAILED, retry to run again) rather than re-run behind the user's back.
+        # Acknowledged on receipt: a killed worker's job is found by the heartbeat reaper,
+        # which queues it again as a new run (its attempt), so the old run, if it was only
+        # slow, can write nothing more; the broker redelivering it would know none of that.
         task_acks_late=False,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
@@ -74,6 +75,7 @@ def make_celery(settings: Settings) -> Celery:
             files=context.files,
             heartbeat_seconds=settings.heartbeat_seconds,
             limits=file_limits(settings),
+            max_attempts=settings.max_attempts,
         )
 
     return app

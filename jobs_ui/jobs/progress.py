@@ -91,7 +91,8 @@ class StoreProgressReporter:
     """Writes a job's progress at most every `min_interval` seconds and checks for cancel.
 
     A cancel arrives either through `cancel_event` (same process, immediate) or through the
-    job row's `cancel_requested` flag, which every progress write reads back for free.
+    job row's `cancel_requested` flag, which every progress write reads back for free. A
+    write that finds the job no longer on run `attempt` stops the run the same way.
 
     Made as the job starts PROCESSING: the percentage's pace from then on gives the ETA,
     and the `rows` an engine reports give the rows per second of its current step.
@@ -103,12 +104,14 @@ class StoreProgressReporter:
         job_id: uuid.UUID,
         *,
         cancel_event: threading.Event | None = None,
+        attempt: int | None = None,
         min_interval: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._job_id = job_id
-        self._cancel_event = cancel_event or threading.Event()
+        self._attempt = attempt
+        self.cancel_event = cancel_event or threading.Event()
         self._min_interval = min_interval
         self._clock = clock
         self._last_write = float("-inf")
@@ -139,9 +142,10 @@ class StoreProgressReporter:
             message=message,
             rows_per_second=self.rows_per_second,
             eta_seconds=self.eta_seconds,
+            attempt=self._attempt,
         )
         if job is None or job.cancel_requested:
-            self._cancel_event.set()
+            self.cancel_event.set()
             self.check_cancelled()
 
     @property
@@ -170,7 +174,7 @@ class StoreProgressReporter:
             self._rows_pace.add(now, rows)
 
     def check_cancelled(self) -> None:
-        if self._cancel_event.is_set():
+        if self.cancel_event.is_set():
             raise JobCancelled
 
     @contextlib.contextmanager

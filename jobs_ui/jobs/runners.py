@@ -43,10 +43,11 @@ class JobRunner(Protocol):
 class InProcessRunner:
     """Runs jobs on a thread pool of `concurrency` threads, off the event loop.
 
-    On shutdown, running jobs stop at their next chunk and end FAILED as interrupted; jobs
-    still queued stay PENDING. On start, jobs left PROCESSING by a previous process are
-    ended FAILED (an import commits all-or-nothing, so nothing half-done remains; the user
-    can retry), and PENDING jobs that never got to run are queued again.
+    On shutdown, running jobs stop at their next chunk and go back to PENDING; jobs still
+    queued stay PENDING. On start, jobs left PROCESSING by a previous process (it died) go
+    back to PENDING too, and every PENDING job is queued again: a job is all or nothing,
+    so running it again from the start is safe. After `max_attempts` runs cut short a job
+    ends FAILED instead, so a job that brings the server down cannot do it for ever.
     """
 
     def __init__(
@@ -57,8 +58,10 @@ class InProcessRunner:
         files: DataFiles,
         concurrency: int,
         limits: FileLimits | None = None,
+        max_attempts: int = 3,
     ) -> None:
         self._limits = limits
+        self._max_attempts = max_attempts
         self._store = store
         self._engine = engine
         self._files = files
@@ -72,7 +75,7 @@ class InProcessRunner:
         if self._pool is not None:
             return
         self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="job")
-        self._store.fail_interrupted()
+        self._store.requeue_interrupted(max_attempts=self._max_attempts)
         for job_id in self._store.ids_with_status(JobStatus.PENDING):
             self.submit(job_id)
 
@@ -114,6 +117,7 @@ class InProcessRunner:
             cancel_event=cancel_event,
             stopping=self._stopping,
             limits=self._limits,
+            max_attempts=self._max_attempts,
         )
 
     def _forget(self, job_id: uuid.UUID, future: Future[None]) -> None:
@@ -129,7 +133,8 @@ class QueueUnavailableError(RuntimeError):
 
 class CeleryRunner:
     """Hands jobs to Celery workers. Cancel needs nothing here: workers read the job row's
-    cancel flag on every progress write. Jobs whose worker dies are ended by the reaper."""
+    cancel flag on every progress write. Jobs whose worker dies are queued again by the
+    reaper (`jobs_ui.services`)."""
 
     def __init__(self, celery: Celery, queue: str) -> None:
         self._celery = celery

@@ -1,8 +1,11 @@
 """Job persistence: every change is one short transaction that bumps `version`.
 
 Status moves only forward, enforced in SQL (`UPDATE ... WHERE status = ...`), so two
-processes racing on one job cannot move it backwards. After each commit the store tells the
-notifier "job X is now at version V"; listeners re-read the row, which stays the truth.
+processes racing on one job cannot move it backwards. The one way back, PROCESSING to
+PENDING, is a run interrupted by a restart or a lost worker being queued again; it bumps
+`attempt`, and every write of a run names its attempt, so a run given up on can change
+nothing after that. After each commit the store tells the notifier "job X is now at
+version V"; listeners re-read the row, which stays the truth.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, case, func, true, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -36,6 +39,26 @@ QUEUE_DOWN = (
 WORKER_LOST_ERROR = (
     "The worker running this job stopped responding, so it did not finish. "
     "Nothing it did was kept; retry it to run it again."
+)
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """Why a run stopped though nobody asked it to: what the job says while it is queued
+    again, and the error it ends on once its runs are spent."""
+
+    again: str
+    error: str
+
+    def spent(self, runs: int) -> str:
+        if runs == 1:
+            return self.error
+        return f"{self.error} It ran {runs} times and was interrupted each time."
+
+
+RESTARTED = Interruption(again="Started again after the server restarted", error=INTERRUPTED_ERROR)
+WORKER_LOST = Interruption(
+    again="Started again after the worker running it stopped", error=WORKER_LOST_ERROR
 )
 
 
@@ -202,7 +225,8 @@ class JobStore:
         return job
 
     def start(self, job_id: uuid.UUID) -> Job | None:
-        """PENDING -> PROCESSING; None when the job is no longer pending (e.g. cancelled)."""
+        """PENDING -> PROCESSING; None when the job is no longer pending (e.g. cancelled).
+        A run after the first keeps saying why it started again until its first step."""
         now = utc_now()
         return self._change(
             job_id,
@@ -210,7 +234,7 @@ class JobStore:
             status=JobStatus.PROCESSING,
             started_at=now,
             heartbeat_at=now,
-            message="Starting",
+            message=case((col(Job.attempt) > 1, Job.message), else_="Starting"),
         )
 
     def report_progress(
@@ -221,13 +245,14 @@ class JobStore:
         message: str,
         rows_per_second: float | None = None,
         eta_seconds: int | None = None,
+        attempt: int | None = None,
     ) -> Job | None:
         """Record progress of a running job; it never goes backwards. The pace is stored as
-        given (None: not known yet)."""
+        given (None: not known yet). None back: the job is not running (this `attempt`)."""
         progress = max(0, min(99, progress))
         return self._change(
             job_id,
-            col(Job.status) == JobStatus.PROCESSING,
+            (col(Job.status) == JobStatus.PROCESSING) & _run_is(attempt),
             progress=func.max(Job.progress, progress)
             if is_sqlite(self.engine)
             else func.greatest(Job.progress, progress),
@@ -243,16 +268,30 @@ class JobStore:
         result: dict[str, Any],
         message: str,
         stored_bytes: int | None = None,
+        attempt: int | None = None,
     ) -> Job | None:
         extra: dict[str, Any] = {} if stored_bytes is None else {"stored_bytes": stored_bytes}
         return self._finish(
-            job_id, JobStatus.COMPLETED, progress=100, result=result, message=message, **extra
+            job_id,
+            JobStatus.COMPLETED,
+            attempt=attempt,
+            progress=100,
+            result=result,
+            message=message,
+            **extra,
         )
 
     def fail(
-        self, job_id: uuid.UUID, *, error: str, result: dict[str, Any] | None = None
+        self,
+        job_id: uuid.UUID,
+        *,
+        error: str,
+        result: dict[str, Any] | None = None,
+        attempt: int | None = None,
     ) -> Job | None:
-        return self._finish(job_id, JobStatus.FAILED, error=error, result=result, message="Failed")
+        return self._finish(
+            job_id, JobStatus.FAILED, attempt=attempt, error=error, result=result, message="Failed"
+        )
 
     def fail_unstarted(self, job_id: uuid.UUID, *, error: str) -> Job | None:
         """End a job that never got to run (e.g. the queue could not take it)."""
@@ -261,9 +300,15 @@ class JobStore:
         )
 
     def mark_cancelled(
-        self, job_id: uuid.UUID, *, result: dict[str, Any] | None = None
+        self,
+        job_id: uuid.UUID,
+        *,
+        result: dict[str, Any] | None = None,
+        attempt: int | None = None,
     ) -> Job | None:
-        return self._finish(job_id, JobStatus.CANCELLED, result=result, message="Cancelled")
+        return self._finish(
+            job_id, JobStatus.CANCELLED, attempt=attempt, result=result, message="Cancelled"
+        )
 
     def request_cancel(self, job_id: uuid.UUID) -> Job | None:
         """A pending job is cancelled at once; a running one is asked to stop at its next chunk.
@@ -283,11 +328,15 @@ class JobStore:
         )
         return requested or self.get(job_id)
 
-    def beat(self, job_id: uuid.UUID) -> bool:
+    def beat(self, job_id: uuid.UUID, attempt: int | None = None) -> bool:
         """Say a running job's runner is alive (no version bump: clients see no change)."""
         statement = (
             update(Job)
-            .where(col(Job.id) == job_id, col(Job.status) == JobStatus.PROCESSING)
+            .where(
+                col(Job.id) == job_id,
+                col(Job.status) == JobStatus.PROCESSING,
+                _run_is(attempt),
+            )
             .values(heartbeat_at=utc_now())
         )
         with Session(self.engine) as session:
@@ -308,40 +357,90 @@ class JobStore:
         with Session(self.engine) as session:
             return set(session.exec(query))
 
-    def fail_stale(self, *, older_than: timedelta) -> list[uuid.UUID]:
-        """End FAILED every PROCESSING job whose runner has been silent for `older_than`."""
+    def requeue(
+        self,
+        job_id: uuid.UUID,
+        *,
+        attempt: int,
+        max_attempts: int,
+        why: Interruption,
+        also: ColumnElement[bool] | None = None,
+    ) -> Job | None:
+        """Run `attempt` of a job was interrupted (not cancelled, not failed): queue the job
+        again, PENDING from 0%, while it has runs left of `max_attempts`; else end it FAILED.
+        A cancel asked for during the run ends it CANCELLED, as asked. Nothing happens, and
+        None is returned, unless that run is still the job's current one (and `also` holds)."""
+        this_run = (
+            (col(Job.status) == JobStatus.PROCESSING)
+            & (col(Job.attempt) == attempt)
+            & (true() if also is None else also)
+        )
+        cancelled = self._finish(
+            job_id,
+            JobStatus.CANCELLED,
+            condition=this_run & col(Job.cancel_requested).is_(True),
+            message="Cancelled",
+        )
+        if cancelled is not None:
+            return cancelled
+        if attempt >= max_attempts:
+            return self._finish(
+                job_id,
+                JobStatus.FAILED,
+                condition=this_run,
+                error=why.spent(attempt),
+                message="Failed",
+            )
+        queued = self._change(
+            job_id,
+            this_run,
+            status=JobStatus.PENDING,
+            attempt=attempt + 1,
+            progress=0,
+            message=why.again,
+            started_at=None,
+            heartbeat_at=None,
+            rows_per_second=None,
+            eta_seconds=None,
+        )
+        if queued is not None:
+            log.warning("job %s was interrupted; queued again (run %d)", job_id, attempt + 1)
+        return queued
+
+    def requeue_stale(self, *, older_than: timedelta, max_attempts: int) -> list[Job]:
+        """Every PROCESSING job whose runner has been silent for `older_than` (its worker
+        died): queued again, or ended FAILED once its runs are spent. Returns the jobs as
+        left; those PENDING need handing to a runner."""
         cutoff = utc_now() - older_than
         with Session(self.engine) as session:
-            query = select(Job.id).where(
+            query = select(Job.id, Job.attempt).where(
                 Job.status == JobStatus.PROCESSING, col(Job.heartbeat_at) < cutoff
             )
             stale = list(session.exec(query).all())
-        failed = []
-        for job_id in stale:
-            condition = col(Job.heartbeat_at) < cutoff  # unless it beat in the meantime
-            job = self._change(
+        still_silent = col(Job.heartbeat_at) < cutoff  # unless it beat in the meantime
+        left = (
+            self.requeue(
                 job_id,
-                (col(Job.status) == JobStatus.PROCESSING) & condition,
-                status=JobStatus.FAILED,
-                error=WORKER_LOST_ERROR,
-                message="Failed",
-                finished_at=utc_now(),
-                rows_per_second=None,  # an ended job has no pace
-                eta_seconds=None,
+                attempt=attempt,
+                max_attempts=max_attempts,
+                why=WORKER_LOST,
+                also=still_silent,
             )
-            if job is not None:
-                self._log_finish(job)
-                failed.append(job_id)
-        return failed
+            for job_id, attempt in stale
+        )
+        return [job for job in left if job is not None]
 
-    def fail_interrupted(self) -> list[uuid.UUID]:
-        """End every job left PROCESSING by a process that died (called before runners start)."""
-        failed = []
-        for job_id in self.ids_with_status(JobStatus.PROCESSING):
-            if self._finish(job_id, JobStatus.FAILED, error=INTERRUPTED_ERROR, message="Failed"):
-                failed.append(job_id)
-                log.warning("job %s was interrupted by a restart; marked FAILED", job_id)
-        return failed
+    def requeue_interrupted(self, *, max_attempts: int) -> list[Job]:
+        """Every job left PROCESSING by a process that died (called before runners start):
+        queued again, or ended FAILED once its runs are spent. Returns the jobs as left."""
+        with Session(self.engine) as session:
+            query = select(Job.id, Job.attempt).where(Job.status == JobStatus.PROCESSING)
+            running = list(session.exec(query).all())
+        left = (
+            self.requeue(job_id, attempt=attempt, max_attempts=max_attempts, why=RESTARTED)
+            for job_id, attempt in running
+        )
+        return [job for job in left if job is not None]
 
     # --- internals ---------------------------------------------------------------------
 
@@ -367,12 +466,18 @@ class JobStore:
         status: JobStatus,
         *,
         allow_pending: bool = False,
+        attempt: int | None = None,
+        condition: ColumnElement[bool] | None = None,
         **values: Any,
     ) -> Job | None:
-        allowed = [JobStatus.PENDING] if allow_pending else [JobStatus.PROCESSING]
+        """End the job as `status` if it is running (this `attempt`), or pending with
+        `allow_pending`; `condition`, when given, is the whole condition instead."""
+        if condition is None:
+            allowed = JobStatus.PENDING if allow_pending else JobStatus.PROCESSING
+            condition = (col(Job.status) == allowed) & _run_is(attempt)
         job = self._change(
             job_id,
-            col(Job.status).in_(allowed),
+            condition,
             status=status,
             finished_at=utc_now(),
             rows_per_second=None,  # an ended job has no pace
@@ -437,10 +542,18 @@ class JobStore:
             log.info("job %s %s after %.2fs", job.id, job.status.value, seconds)
 
 
+def _run_is(attempt: int | None) -> ColumnElement[bool]:
+    """The job is on run `attempt` (any run for None: a write not made by a run)."""
+    return true() if attempt is None else col(Job.attempt) == attempt
+
+
 __all__ = [
     "FINAL_STATUSES",
     "INTERRUPTED_ERROR",
+    "RESTARTED",
+    "WORKER_LOST",
     "WORKER_LOST_ERROR",
+    "Interruption",
     "JobStore",
     "Notifier",
     "OwnerUsage",

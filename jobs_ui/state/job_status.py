@@ -62,6 +62,8 @@ class JobStatusState(rx.State, mixin=True):
     # The pace while PROCESSING (None until the server knows it, and once the job ends).
     rows_per_second: float | None = None
     eta_seconds: int | None = None
+    # Which run: more than 1 once a restart (or a lost worker) cut a run short.
+    attempt: int = 0
     # An import's lineage (job ids, "" when none): see JobPublic.
     commit_of: str = ""
     undo_of: str = ""
@@ -105,6 +107,16 @@ class JobStatusState(rx.State, mixin=True):
         return self.status in ("PENDING", "PROCESSING")
 
     @rx.var
+    def restart_note(self) -> str:
+        """While a run after the first goes on, that the job started again by itself."""
+        if self.attempt <= 1 or not self.is_active:
+            return ""
+        return (
+            f"Started again after the server restarted (run {self.attempt}). Nothing the "
+            "interrupted run did was kept, so nothing is done twice."
+        )
+
+    @rx.var
     def eta_text(self) -> str:
         """Time left in words ("about 40 s left") while it runs and it is known; else ""."""
         return time_left(self.eta_seconds) if self.status == "PROCESSING" else ""
@@ -146,7 +158,7 @@ class JobStatusState(rx.State, mixin=True):
         self.action_error = self.transport = ""
         self.commit_of = self.undo_of = self.undone_by = self.fix_of = ""
         self.result = {}
-        self.progress = self.version = 0
+        self.progress = self.version = self.attempt = 0
         self.rows_per_second = self.eta_seconds = None
         self.not_found = False
         if job_id:
@@ -209,6 +221,7 @@ class JobStatusState(rx.State, mixin=True):
         self.result = item.result or {}
         self.kind, self.dataset, self.version = item.kind, item.dataset, item.version
         self.rows_per_second, self.eta_seconds = item.rows_per_second, item.eta_seconds
+        self.attempt = item.attempt
         self.commit_of, self.undo_of = item.commit_of or "", item.undo_of or ""
         self.undone_by, self.fix_of = item.undone_by or "", item.fix_of or ""
         if item.is_final:

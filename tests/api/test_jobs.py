@@ -14,7 +14,7 @@ from tests.support.jobs import start_export, wait_for_end
 
 JOB_FIELDS = {
     "jobId", "kind", "dataset", "status", "progress", "message", "error", "result",
-    "createdAt", "updatedAt",
+    "createdAt", "updatedAt", "attempt",
 }  # fmt: skip
 
 
@@ -22,6 +22,7 @@ def test_job_json_has_the_polling_fields(client):
     created = start_export(client)
     assert set(created) >= JOB_FIELDS
     assert created["status"] == "PENDING" and created["kind"] == "EXPORT"
+    assert created["attempt"] == 1
     job = wait_for_end(client, created["jobId"])
     assert job["status"] == "COMPLETED" and job["progress"] == 100
     assert job["createdAt"].endswith("Z") and job["updatedAt"] >= job["createdAt"]
@@ -59,7 +60,7 @@ def test_cancel_a_pending_job_at_once(client, services):
 
 
 @pytest.mark.parametrize("settings", ["embedded"], indirect=True)
-def test_restart_fails_interrupted_jobs_and_runs_pending_ones(settings):
+def test_restart_runs_interrupted_jobs_again_and_pending_ones(settings):
     first = Services.from_settings(settings)
     first.start()
     store = first.store
@@ -75,12 +76,32 @@ def test_restart_fails_interrupted_jobs_and_runs_pending_ones(settings):
     second = Services.from_settings(settings)
     second.start()
     try:
+        for job_id, runs in ((interrupted.id, 2), (waiting.id, 1)):
+            deadline = time.monotonic() + 10
+            while (job := second.store.get(job_id)).status is not JobStatus.COMPLETED:
+                assert time.monotonic() < deadline, f"{job_id} was not run after the restart"
+                time.sleep(0.02)
+            assert job.attempt == runs
+    finally:
+        second.stop()
+
+
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)
+def test_restart_fails_interrupted_jobs_whose_runs_are_spent(settings):
+    settings = settings.model_copy(update={"max_attempts": 1})
+    first = Services.from_settings(settings)
+    first.start()
+    interrupted = first.store.create(
+        kind=JobKind.EXPORT, dataset="contacts", owner="t", params={"format": "csv"}
+    )
+    first.store.start(interrupted.id)
+    first.stop()
+
+    second = Services.from_settings(settings)
+    second.start()
+    try:
         job = second.store.get(interrupted.id)
         assert (job.status, job.error) == (JobStatus.FAILED, INTERRUPTED_ERROR)
-        deadline = time.monotonic() + 10
-        while second.store.get(waiting.id).status is not JobStatus.COMPLETED:
-            assert time.monotonic() < deadline, "the pending job was not run after the restart"
-            time.sleep(0.02)
     finally:
         second.stop()
 

@@ -175,7 +175,7 @@ FIXED_JSON = (
     '12345678-1234-4234-8234-123456789abc/download","fileName":"contacts.csv",'
     '"rowCount":2,"sizeBytes":40,"format":"csv"},"updatedAt":"2026-01-31T12:00:02.005Z",'
     '"message":"Exported 2 rows","rowsPerSecond":null,"etaSeconds":null,'
-    '"kind":"EXPORT","dataset":"contacts","version":4,'
+    '"kind":"EXPORT","dataset":"contacts","version":4,"attempt":1,'
     '"retryOf":null,"commitOf":null,"undoOf":null,"undoneBy":null,"fixOf":null,'
     '"createdAt":"2026-01-31T12:00:00.123Z",'
     '"startedAt":"2026-01-31T12:00:01.000Z","finishedAt":"2026-01-31T12:00:02.005Z"}'

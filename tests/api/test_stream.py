@@ -51,6 +51,7 @@ def test_finished_job_stream_is_exact(client):
         "kind": "EXPORT",
         "dataset": "contacts",
         "version": job["version"],
+        "attempt": 1,
         # Since one model serves both: every other field of the job JSON too, after these.
         "retryOf": None,
         "commitOf": None,

@@ -6,10 +6,12 @@ each database's own (see jobs_ui/engines/row_sql.py), so both are held to the sa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from jobs_ui.db import make_engine, migrate
+from jobs_ui.engines.import_job import run_import
+from jobs_ui.engines.progress import JobCancelled
+from jobs_ui.engines.undo_job import run_undo
 from jobs_ui.files import DataFiles
 from jobs_ui.jobs.execution import execute_job
 from jobs_ui.jobs.store import JobStore
@@ -43,6 +48,10 @@ class Setup:
 
     def import_file(self, body: str, *, header: str = HEADER, **params: Any) -> Job:
         """Run an import of the CSV `header` + `body`; `params` go to the job."""
+        return self.run(self.new_import(body, header=header, **params))
+
+    def new_import(self, body: str, *, header: str = HEADER, **params: Any) -> Job:
+        """A PENDING import of the CSV `header` + `body`; `params` go to the job."""
         job_id = uuid.uuid4()
         upload = self.files.upload_path(job_id, "products.csv")
         upload.parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +68,7 @@ class Setup:
                 **params,
             },
         )
-        return self.run(job)
+        return job
 
     def run(self, job: Job) -> Job:
         done = execute_job(job.id, store=self.store, engine=self.engine, files=self.files)
@@ -302,3 +311,47 @@ def test_undo_of_an_insert_deletes_exactly_what_it_created(setup: Setup):
     assert undone.status is JobStatus.COMPLETED, undone.error
     assert (undone.result or {})["deletedCount"] == 1
     assert setup.checksum() == before
+
+
+class Unheard:
+    """A reporter that writes nothing anywhere: only the save's own check can stop a run."""
+
+    def update(self, progress: int, message: str, **_: Any) -> None:
+        return None
+
+    def check_cancelled(self) -> None:
+        return None
+
+    def writes_held(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+def test_a_run_given_up_on_keeps_none_of_its_rows(setup: Setup):
+    pending = setup.new_import(FILE)
+    given_up = setup.store.start(pending.id)  # run 1, whose worker then looks dead
+    setup.store.requeue_stale(older_than=timedelta(seconds=-1), max_attempts=3)
+    current = setup.store.start(pending.id)
+    assert (given_up.attempt, current.attempt) == (1, 2)
+    with pytest.raises(JobCancelled):
+        run_import(given_up, engine=setup.engine, files=setup.files, reporter=Unheard())
+    assert setup.rows() == []
+    result = run_import(current, engine=setup.engine, files=setup.files, reporter=Unheard())
+    assert result["createdCount"] == 4 and len(setup.rows()) == 4
+
+
+def test_an_undo_whose_run_was_given_up_on_undoes_nothing(setup: Setup):
+    imported = setup.import_file(FILE)
+    before = setup.checksum()
+    undo = setup.store.create(kind=JobKind.IMPORT, dataset="products", owner="tester", params={})
+    setup.execute(
+        "UPDATE job SET undo_of = :of WHERE id = :id",
+        of=_uuid(setup.engine, imported.id),
+        id=_uuid(setup.engine, undo.id),
+    )
+    given_up = setup.store.start(undo.id)
+    setup.store.requeue_stale(older_than=timedelta(seconds=-1), max_attempts=3)
+    setup.store.start(undo.id)
+    with pytest.raises(JobCancelled):
+        run_undo(given_up, engine=setup.engine, files=setup.files, reporter=Unheard())
+    assert setup.checksum() == before
+    assert setup.store.get(imported.id).undone_by is None

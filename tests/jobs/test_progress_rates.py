@@ -180,8 +180,8 @@ def test_held_writes_keep_the_pace_for_the_next_write(store, job_id, reporter, c
         lambda store, job_id: store.complete(job_id, result={"rowCount": 1}, message="Done"),
         lambda store, job_id: store.fail(job_id, error="boom"),
         lambda store, job_id: store.mark_cancelled(job_id),
-        lambda store, job_id: store.fail_stale(older_than=timedelta(seconds=-1)),
-        lambda store, job_id: store.fail_interrupted(),
+        lambda store, job_id: store.requeue_stale(older_than=timedelta(seconds=-1), max_attempts=1),
+        lambda store, job_id: store.requeue_interrupted(max_attempts=1),
     ],
     ids=["completed", "failed", "cancelled", "worker-lost", "interrupted"],
 )
@@ -192,4 +192,12 @@ def test_the_pace_is_cleared_when_the_job_ends(store, job_id, reporter, clock, e
     end(store, job_id)
     job = row(store, job_id)
     assert job.status.is_final
+    assert (job.rows_per_second, job.eta_seconds) == (None, None)
+
+
+def test_the_pace_is_cleared_when_the_job_is_queued_again(store, job_id, reporter, clock):
+    drive(reporter, clock, until=20)
+    store.requeue_interrupted(max_attempts=2)
+    job = row(store, job_id)
+    assert (job.status, job.attempt, job.progress) == (JobStatus.PENDING, 2, 0)
     assert (job.rows_per_second, job.eta_seconds) == (None, None)

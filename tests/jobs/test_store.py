@@ -1,14 +1,23 @@
-"""Job persistence: forward-only status, version bumps, notifications, recovery."""
+"""Job persistence: forward-only status, version bumps, notifications, recovery: runs cut
+short are queued again, and a run given up on writes nothing."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from jobs_ui.db import make_engine, migrate
-from jobs_ui.jobs.store import INTERRUPTED_ERROR, JobStore
+from jobs_ui.jobs.execution import retry_can_help
+from jobs_ui.jobs.store import (
+    INTERRUPTED_ERROR,
+    RESTARTED,
+    WORKER_LOST,
+    WORKER_LOST_ERROR,
+    JobStore,
+)
 from jobs_ui.models import JobKind, JobStatus
 
 
@@ -72,14 +81,75 @@ def test_cancel_pending_is_immediate_and_running_is_a_request(store):
     assert job.cancel_requested and store.is_cancel_requested(running)
 
 
-def test_fail_interrupted_ends_only_processing_jobs(store):
+def test_an_interrupted_job_is_queued_again_until_its_runs_are_spent(store):
     running, pending = new_job(store), new_job(store)
     store.start(running)
-    assert store.fail_interrupted() == [running]
-    job = store.get(running)
-    assert (job.status, job.error) == (JobStatus.FAILED, INTERRUPTED_ERROR)
-    assert job.finished_at is not None
-    assert store.get(pending).status is JobStatus.PENDING
+    store.report_progress(running, progress=40, message="Halfway")
+    for run in (2, 3):
+        (queued,) = store.requeue_interrupted(max_attempts=3)
+        assert queued.id == running
+        assert (queued.status, queued.attempt, queued.progress) == (JobStatus.PENDING, run, 0)
+        assert queued.message == RESTARTED.again and queued.started_at is None
+        started = store.start(running)
+        assert (started.status, started.message) == (JobStatus.PROCESSING, RESTARTED.again)
+    (ended,) = store.requeue_interrupted(max_attempts=3)
+    assert ended.status is JobStatus.FAILED and ended.finished_at is not None
+    assert ended.error.startswith(INTERRUPTED_ERROR) and "ran 3 times" in ended.error
+    assert retry_can_help(ended.error)
+    assert store.get(pending).status is JobStatus.PENDING  # never started: left to run
+
+
+def test_with_one_run_allowed_an_interrupted_job_fails_as_before(store):
+    running = new_job(store)
+    store.start(running)
+    (ended,) = store.requeue_interrupted(max_attempts=1)
+    assert (ended.status, ended.error, ended.attempt) == (JobStatus.FAILED, INTERRUPTED_ERROR, 1)
+
+
+def test_a_cancel_asked_for_during_the_interrupted_run_is_kept(store):
+    running = new_job(store)
+    store.start(running)
+    store.request_cancel(running)
+    (ended,) = store.requeue_interrupted(max_attempts=3)
+    assert (ended.status, ended.attempt) == (JobStatus.CANCELLED, 1)
+
+
+def test_a_run_given_up_on_can_change_nothing(store):
+    job_id = new_job(store)
+    store.start(job_id)
+    (queued,) = store.requeue_stale(older_than=timedelta(seconds=-1), max_attempts=3)
+    assert (queued.status, queued.attempt, queued.message) == (
+        JobStatus.PENDING,
+        2,
+        WORKER_LOST.again,
+    )
+    store.start(job_id)
+    # The first run wakes up: none of its writes land on the second run's job.
+    assert store.report_progress(job_id, progress=80, message="old", attempt=1) is None
+    assert not store.beat(job_id, 1)
+    assert store.complete(job_id, result={}, message="old", attempt=1) is None
+    assert store.fail(job_id, error="old", attempt=1) is None
+    assert store.mark_cancelled(job_id, attempt=1) is None
+    assert store.requeue(job_id, attempt=1, max_attempts=3, why=RESTARTED) is None
+    assert store.get(job_id).status is JobStatus.PROCESSING
+    assert store.report_progress(job_id, progress=50, message="new", attempt=2).progress == 50
+    done = store.complete(job_id, result={"rowCount": 1}, message="Done", attempt=2)
+    assert (done.status, done.attempt) == (JobStatus.COMPLETED, 2)
+
+
+def test_the_reaper_leaves_jobs_that_still_beat(store):
+    job_id = new_job(store)
+    store.start(job_id)
+    assert store.requeue_stale(older_than=timedelta(minutes=5), max_attempts=3) == []
+    assert store.get(job_id).status is JobStatus.PROCESSING
+    assert store.beat(job_id, 1)
+
+
+def test_spent_worker_runs_end_failed_saying_so(store):
+    job_id = new_job(store)
+    store.start(job_id)
+    (ended,) = store.requeue_stale(older_than=timedelta(seconds=-1), max_attempts=1)
+    assert (ended.status, ended.error) == (JobStatus.FAILED, WORKER_LOST_ERROR)
 
 
 def test_list_for_owner_is_newest_first_and_private(store):

@@ -62,17 +62,30 @@ def test_job_created_on_one_backend_streams_from_another(deployment, tmp_path):
         assert job_now["version"] == versions[-1]
 
 
-def test_a_killed_worker_ends_its_job_and_a_new_worker_runs_the_retry(deployment, tmp_path):
-    backend = deployment.backend()
-    worker = deployment.worker()
-    job = start_import(backend, contacts_csv(tmp_path / "big.csv", 400_000))
-    wait_for_progress(backend, job["jobId"], at_least=10)
+def test_a_killed_workers_job_runs_again_by_itself_on_another_worker(deployment, tmp_path):
+    backend, worker, job = import_under_way(deployment, tmp_path)
     os.killpg(worker.pid, signal.SIGKILL)  # the whole worker, pool processes too, mid-import
     worker.wait()
-    ended = wait_for_end(backend, job["jobId"], timeout=30)
-    assert ended["status"] == "FAILED"
-    assert "stopped responding" in ended["error"]
+    queued = wait_for_attempt(backend, job["jobId"], 2)
+    assert queued["status"] == "PENDING"  # no worker left to take it yet
+    assert queued["message"] == "Started again after the worker running it stopped"
     assert contact_count(deployment.environment) == 0, "nothing half-imported"
+
+    deployment.worker()
+    done = wait_for_end(backend, job["jobId"], timeout=120)
+    assert (done["status"], done["attempt"]) == ("COMPLETED", 2), done
+    assert done["result"]["importedCount"] == 400_000
+    assert contact_count(deployment.environment) == 400_000
+
+
+def test_a_job_whose_workers_keep_dying_ends_failed_and_its_retry_runs(deployment, tmp_path):
+    deployment.environment["JOBS_UI_MAX_ATTEMPTS"] = "1"
+    backend, worker, job = import_under_way(deployment, tmp_path)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    ended = wait_for_end(backend, job["jobId"], timeout=30)
+    assert (ended["status"], ended["attempt"]) == ("FAILED", 1)
+    assert "stopped responding" in ended["error"]
 
     deployment.worker()
     retry = backend.post(f"/api/import-export/jobs/{job['jobId']}/retry")
@@ -80,6 +93,51 @@ def test_a_killed_worker_ends_its_job_and_a_new_worker_runs_the_retry(deployment
     done = wait_for_end(backend, retry.json()["jobId"], timeout=120)
     assert done["status"] == "COMPLETED" and done["result"]["importedCount"] == 400_000
     assert contact_count(deployment.environment) == 400_000
+
+
+def test_a_worker_asked_to_stop_finishes_its_job_first(deployment, tmp_path):
+    backend, worker, job = import_under_way(deployment, tmp_path)
+    # To the main process alone (as a container's init passes it on): Celery's warm
+    # shutdown, where running tasks finish before the worker exits.
+    os.kill(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=120)
+    done = wait_for_end(backend, job["jobId"], timeout=30)
+    assert (done["status"], done["attempt"]) == ("COMPLETED", 1), done
+    assert contact_count(deployment.environment) == 400_000
+
+
+def test_a_worker_group_stopped_at_once_has_its_job_run_again(deployment, tmp_path):
+    backend, worker, job = import_under_way(deployment, tmp_path)
+    # To every process of the worker (as systemd stops a service): the pool process
+    # running the job dies with it, so the job is lost and then found by the reaper.
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=120)
+    assert wait_for_attempt(backend, job["jobId"], 2)["status"] == "PENDING"
+    assert contact_count(deployment.environment) == 0
+    deployment.worker()
+    done = wait_for_end(backend, job["jobId"], timeout=120)
+    assert (done["status"], done["attempt"]) == ("COMPLETED", 2), done
+    assert contact_count(deployment.environment) == 400_000
+
+
+def import_under_way(deployment, tmp_path) -> tuple:
+    """A backend, a worker, and a 400,000-row import of contacts that worker is running."""
+    backend = deployment.backend()
+    worker = deployment.worker()
+    job = start_import(backend, contacts_csv(tmp_path / "big.csv", 400_000))
+    wait_for_progress(backend, job["jobId"], at_least=10)
+    return backend, worker, job
+
+
+def wait_for_attempt(client, job_id: str, attempt: int, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/import-export/jobs/{job_id}").json()
+        if job["attempt"] >= attempt:
+            return job
+        assert job["status"] in ("PENDING", "PROCESSING"), job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} was not started again")
 
 
 def test_stream_reaches_the_end_across_a_redis_restart(deployment, private_redis, tmp_path):

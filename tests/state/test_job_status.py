@@ -119,3 +119,16 @@ async def test_a_database_that_cannot_be_reached_reads_as_a_503_to_the_pages():
         assert error.status == 503 and "database" in error.message
     else:
         raise AssertionError("the failure was not turned into a CommandError")
+
+
+def test_a_run_after_a_restart_says_so_while_it_runs():
+    state = state_of(ImportJobState)
+    state.job_id = "j1"
+    state._take(update("PROCESSING", 40))
+    assert state.restart_note == ""
+    state._take(update("PENDING", 0, version=2, attempt=2))
+    assert "Started again after the server restarted (run 2)" in state.restart_note
+    state._take(update("PROCESSING", 10, version=3, attempt=2))
+    assert "nothing is done twice" in state.restart_note
+    state._take(update("COMPLETED", 100, version=4, attempt=2, result={"importedCount": 1}))
+    assert state.restart_note == ""
