@@ -4,9 +4,11 @@ import reflex as rx
 from reflex_components_radix.plugin import RadixThemesPlugin
 
 from jobs_ui.access.origins import TrustedOrigins, origin_policy
+from jobs_ui.server import choose_server
 from jobs_ui.settings import get_settings
 
 settings = get_settings()
+choose_server()  # uvicorn with the app's worker, not Granian: see jobs_ui/server.py
 
 config = rx.Config(
     app_name="jobs_ui",

@@ -33,12 +33,22 @@ def api_key_headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-def new_running_job(client: httpx.Client) -> tuple[str, str]:
-    """`POST /bench/jobs` on a benchmark server: a running job's id and its access token."""
-    response = client.post("/bench/jobs")
-    response.raise_for_status()
-    created = response.json()
+def new_running_job(server: Server) -> tuple[str, str]:
+    """A new running job on a benchmark server: its id and its access token."""
+    with server.control() as control:
+        response = control.post("/jobs")
+        response.raise_for_status()
+        created = response.json()
     return str(created["jobId"]), str(created["accessToken"])
+
+
+def drive(server: Server, job_id: str, count: int, gap_ms: float = 5.0) -> list[list[float]]:
+    """Commit `count` progress updates to the job in the server's process; [version,
+    commit time] of each."""
+    with server.control() as control:
+        response = control.post(f"/jobs/{job_id}/drive", params={"count": count, "gap_ms": gap_ms})
+        response.raise_for_status()
+        return list(response.json()["commits"])
 
 
 def make_api_key(database_url: str, owner: str = BENCH_OWNER) -> str:
@@ -99,6 +109,15 @@ class Server:
     port: int
     pid: int
     api_key: str | None = None  # the owner's key, when asked for
+    # Where the benchmark makes and drives jobs: the stand-in's own /bench routes, or the
+    # product's probe (bench/product_probe.py) on a port of its own.
+    control_url: str = ""
+    name: str = "stand-in (FastAPI on uvicorn)"
+    process: subprocess.Popen[bytes] | None = None  # the app's: Reflex's supervisor
+    log: Path | None = None
+
+    def control(self) -> httpx.Client:
+        return httpx.Client(base_url=self.control_url or f"{self.url}/bench", timeout=600)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -157,3 +176,100 @@ def bench_server(
         else:
             raise RuntimeError("the benchmark server did not start")
         yield Server(url=url, port=port, pid=process.pid, api_key=key)
+
+
+# The servers the product can run on, as Reflex starts them (see "Which server" in README),
+# and the one `make run` and `make backend` use: the figures' "ours".
+PRODUCT_SERVERS = {"granian": "true", "uvicorn": "false"}  # REFLEX_USE_GRANIAN
+SHIPPED_SERVER = "uvicorn"
+
+
+def product_servers(smoke: bool) -> list[str]:
+    """The servers a figure measures the app on: the shipped one first; a smoke run only it."""
+    others = [name for name in PRODUCT_SERVERS if name != SHIPPED_SERVER]
+    return [SHIPPED_SERVER] if smoke else [SHIPPED_SERVER, *others]
+
+
+PRODUCT_START_SECONDS = 90
+
+
+@contextlib.contextmanager
+def product_server(
+    data_dir: Path,
+    *,
+    server: str = "granian",
+    settings: Mapping[str, str] | None = None,
+    api_key: bool = False,
+) -> Iterator[Server]:
+    """The app's backend started as `make backend` starts it (`reflex run --env prod
+    --backend-only`), on `server` (Granian, or uvicorn under gunicorn as Reflex runs it),
+    with the benchmark's probe loaded as an extension. Its figures are of the process that
+    serves (Reflex's supervisor forks it)."""
+    from jobs_ui.settings import Settings
+
+    overrides = dict(settings or {})
+    key = None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if api_key:
+        app_settings = Settings(**{**overrides, "JOBS_UI_DATA_DIR": str(data_dir)})
+        key = make_api_key(app_settings.sqlalchemy_url)
+    port, probe_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        **overrides,
+        "JOBS_UI_DATA_DIR": str(data_dir),
+        "JOBS_UI_EXTENSIONS": "bench.product_probe",
+        "BENCH_PROBE_PORT": str(probe_port),
+        "REFLEX_USE_GRANIAN": PRODUCT_SERVERS[server],
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "REFLEX_CHECK_LATEST_VERSION": "false",
+        "PYTHONPATH": str(ROOT),
+    }
+    if "DATABASE_URL" not in overrides:  # SQLite in the data dir, as `make backend` has it
+        env.pop("DATABASE_URL", None)
+    reflex = Path(sys.executable).with_name("reflex")
+    command = [str(reflex), "run", "--env", "prod", "--backend-only", "--backend-port", str(port)]
+    log = (data_dir / "backend.log").open("ab")
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        pid = _wait_for_product(process, url, f"http://127.0.0.1:{probe_port}", key)
+        yield Server(
+            url=url,
+            port=port,
+            pid=pid,
+            api_key=key,
+            control_url=f"http://127.0.0.1:{probe_port}",
+            name=f"the app on {server}",
+            process=process,
+            log=data_dir / "backend.log",
+        )
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def _wait_for_product(
+    process: subprocess.Popen[bytes], url: str, probe: str, key: str | None
+) -> int:
+    """Once the app answers its API and the probe is up: the serving process's id."""
+    deadline = time.monotonic() + PRODUCT_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app's backend exited with {process.returncode}")
+        with contextlib.suppress(httpx.TransportError):
+            answer = httpx.get(
+                f"{url}/api/import-export/jobs", headers=api_key_headers(key), timeout=1
+            )
+            if answer.status_code == 200:
+                return int(httpx.get(f"{probe}/pid", timeout=1).json()["pid"])
+        time.sleep(0.2)
+    raise RuntimeError("the app's backend did not start in time")

@@ -2,8 +2,9 @@
 
 A Celery worker process (bench/scale_worker.py) commits progress updates to a job through
 its own JobStore, which publishes each change to Redis; the SSE stream is served by another
-process, the benchmark server (bench/server.py) with DATABASE_URL and REDIS_URL set, whose
-Redis listener wakes its fan-out hub, which re-reads the row from PostgreSQL. A change's
+process, the app's backend as `make backend` starts it (with DATABASE_URL and REDIS_URL set,
+and the benchmark's probe, bench/product_probe.py, to make the job), whose Redis listener
+wakes its fan-out hub, which re-reads the row from PostgreSQL. A change's
 latency is the time from its commit in the worker to the first moment the client holds that
 version or a later one (time.perf_counter is CLOCK_MONOTONIC, one clock for all processes).
 Baseline, in the same run against the same backend: polling GET /jobs/{id} every 2 s.
@@ -47,10 +48,13 @@ from bench.postgres import NotMeasured, fresh_database
 from bench.processes import (
     API_KEY_ENV,
     ROOT,
+    SHIPPED_SERVER,
+    Server,
     api_key_headers,
     free_port,
     make_api_key,
     new_running_job,
+    product_server,
     python_process,
 )
 from bench.stats import Figure, summary_ms
@@ -69,7 +73,7 @@ ROW_READS = 200  # samples of the hub's re-read of the row, for the breakdown
 class Deployment:
     """One backend, one worker, a private Redis and a fresh database, all of this run's."""
 
-    url: str
+    backend: Server
     database_url: str
     redis_url: str
     namespace: str
@@ -89,14 +93,14 @@ def measure(
     """Have the worker commit `count` updates `gap_ms` apart while one `mode` subscriber
     (sse or poll) follows the job on the backend; latencies and where the time went."""
     headers = api_key_headers(deployment.api_key)
-    with httpx.Client(base_url=deployment.url, headers=headers, timeout=30) as client:
-        job_id, _token = new_running_job(client)
+    with httpx.Client(base_url=deployment.backend.url, headers=headers, timeout=30) as client:
+        job_id, _token = new_running_job(deployment.backend)
         job = client.get(f"/api/import-export/jobs/{job_id}")
         job.raise_for_status()
         first_version = job.json()["version"]
     last = first_version + count
     output = deployment.workdir / f"commits-{job_id}.json"
-    args = ("-m", "bench.subscriber", deployment.url, job_id, mode, str(last))
+    args = ("-m", "bench.subscriber", deployment.backend.url, job_id, mode, str(last))
     with (
         python_process(*args, env={API_KEY_ENV: deployment.api_key}) as subscriber,
         RedisTap(deployment.redis_url, deployment.namespace, job_id) as tap,
@@ -323,26 +327,21 @@ def deployment() -> Iterator[Deployment]:
             "JOBS_UI_DATA_DIR": str(workdir / "data"),
             "JOBS_UI_NAMESPACE": namespace,
         }
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        server = [sys.executable, "-m", "bench.server", "--port", str(port),
-                  "--data-dir", str(workdir / "data")]  # fmt: skip
-        backend_log = workdir / "backend.log"
-        backend = stack.enter_context(started(server, environment, backend_log))
-        probe = stack.enter_context(httpx.Client(base_url=url, timeout=1))
+        # The app's backend as `make backend` starts it (it waits until the app serves).
+        app_settings = {k: v for k, v in environment.items() if k not in os.environ}
+        backend = stack.enter_context(
+            product_server(workdir / "data", server=SHIPPED_SERVER, settings=app_settings)
+        )
+        assert backend.process is not None
         tap = stack.enter_context(contextlib.closing(redis.Redis.from_url(redis_url)))
-
-        def serving() -> bool:
-            with contextlib.suppress(httpx.TransportError):
-                return probe.get("/api/import-export/jobs").status_code == 200
-            return False
 
         def subscribed() -> bool:  # the backend's Redis listener is in place
             counts = dict(tap.pubsub_numsub(changes_channel(namespace)))
             return int(counts.get(changes_channel(namespace).encode(), 0)) >= 1
 
-        wait_until(serving, START_SECONDS, "the backend to serve", backend, backend_log)
-        wait_until(subscribed, START_SECONDS, "the backend's Redis listener", backend, backend_log)
+        wait_until(
+            subscribed, START_SECONDS, "the backend's Redis listener", backend.process, backend.log
+        )
         worker_log = workdir / "worker.log"
         celery = [str(CELERY), "-A", "bench.scale_worker", "worker", "--loglevel=INFO",
                   "--concurrency=2"]  # fmt: skip
@@ -357,7 +356,7 @@ def deployment() -> Iterator[Deployment]:
         client = make_celery(settings)
         stack.callback(client.close)
         yield Deployment(
-            url=url,
+            backend=backend,
             database_url=database_url,
             redis_url=redis_url,
             namespace=namespace,
@@ -380,8 +379,7 @@ def run(*, smoke: bool = False) -> list[Figure]:
             sse = measure(running, "sse", updates, gap_ms=5)
             # The gap is no multiple of the 2 s period, so changes land all over a poll cycle.
             polling = measure(running, "poll", samples, gap_ms=poll_gap_ms)
-            with httpx.Client(base_url=running.url, timeout=30) as client:
-                job_id = uuid.UUID(new_running_job(client)[0])
+            job_id = uuid.UUID(new_running_job(running.backend)[0])
             reads = row_reads(running.database_url, job_id, ROW_READS)
     except NotMeasured as reason:
         if os.environ.get("CI") == "true":

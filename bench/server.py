@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -28,12 +27,10 @@ from fastapi import FastAPI, Request
 from sse_starlette import EventSourceResponse
 from starlette.responses import StreamingResponse
 
-from bench.commit_clock import CommitClock
-from bench.processes import BENCH_OWNER
+from bench.driving import JobDriver
 from jobs_ui.api.app import create_api
 from jobs_ui.live.messages import status_update_message
 from jobs_ui.live.sse import format_event
-from jobs_ui.models import JobKind
 from jobs_ui.services import Services
 from jobs_ui.settings import Settings
 
@@ -41,37 +38,16 @@ from jobs_ui.settings import Settings
 def bench_app(services: Services) -> FastAPI:
     api = create_api(services)
     store = services.store
-    clock = CommitClock(store)
+    driver = JobDriver(services)
 
     @api.post("/bench/jobs")
     def new_running_job() -> dict[str, str]:
-        job = store.create(
-            kind=JobKind.EXPORT,
-            dataset="contacts",
-            owner=BENCH_OWNER,
-            params={},
-            quota=services.commands.quota,
-        )
-        store.start(job.id)
-        token = services.commands.tokens.mint(job_id=job.id)
-        return {"jobId": str(job.id), "accessToken": token.token}
+        return driver.new_running_job()
 
     @api.post("/bench/jobs/{job_id}/drive")
     def drive(job_id: str, count: int, gap_ms: float = 5.0) -> dict[str, list[list[float]]]:
         """Commit `count` updates `gap_ms` apart; [version, commit time] for each."""
-        commits: list[list[float]] = []
-
-        def run() -> None:
-            with clock.recording() as record:
-                for number in range(count):
-                    store.report_progress(uuid.UUID(job_id), progress=1, message=f"u{number}")
-                    time.sleep(gap_ms / 1000)
-            commits.extend(record)
-
-        worker = threading.Thread(target=run)
-        worker.start()
-        worker.join()
-        return {"commits": commits}
+        return driver.drive(job_id, count, gap_ms)
 
     @api.get("/bench/naive")
     async def naive(request: Request) -> StreamingResponse:

@@ -5,10 +5,13 @@ starts it, with its in-process runner and SQLite."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -41,6 +44,30 @@ def wait_until_running(client: httpx.Client, job_id: str, at_least: int = 5) -> 
     raise AssertionError("the import did not get going")
 
 
+@contextlib.contextmanager
+def watching(url: str, cookies: httpx.Cookies, job_id: str) -> Iterator[None]:
+    """An SSE stream of the job held open (read on a thread) while the block runs."""
+    opened = threading.Event()
+
+    def follow() -> None:
+        with (
+            contextlib.suppress(httpx.HTTPError),
+            httpx.stream(
+                "GET", f"{url}/api/import-export/jobs/ws", params={"jobId": job_id},
+                cookies=cookies, timeout=None,
+            ) as response,
+        ):  # fmt: skip
+            for _line in response.iter_lines():
+                opened.set()
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    assert opened.wait(10), "the stream did not open"
+    yield
+    reader.join(timeout=30)
+    assert not reader.is_alive(), "the stream outlived the server"
+
+
 def contact_count(data_dir: Path) -> int:
     with sqlite3.connect(data_dir / "jobs_ui.db") as connection:
         return int(connection.execute("SELECT count(*) FROM contacts").fetchone()[0])
@@ -54,8 +81,18 @@ def stored_run(data_dir: Path, job_id: str) -> tuple[str, int]:
 
 
 def stop_with(process, sent: signal.Signals) -> None:  # type: ignore[no-untyped-def]
+    """Signal the backend's whole process group, as a service manager stops it, and wait
+    until every process of it is gone (Reflex's own may exit before the server's)."""
     os.killpg(process.pid, sent)
     process.wait(timeout=60)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the backend's processes did not all exit")
 
 
 # As each stop leaves the job: killed, it is still PROCESSING (the next start queues it
@@ -71,7 +108,10 @@ def test_an_import_cut_short_by_a_restart_completes_by_itself(tmp_path, sent):
         with httpx.Client(base_url=url, timeout=30) as client:
             job = start_import(client, contacts_csv(tmp_path / "contacts.csv", ROWS))
             wait_until_running(client, job["jobId"])
-            stop_with(process, sent)
+            # A page's stream stays open through the stop: it must not hold the stop up
+            # until the server is killed (then the job would not be queued again at once).
+            with watching(url, client.cookies, job["jobId"]):
+                stop_with(process, sent)
             cookies = client.cookies  # the visitor's: the signing key is kept in the data dir
         assert contact_count(data_dir) == 0, "the cut-short run kept nothing"
         assert stored_run(data_dir, job["jobId"]) == LEFT[sent]
