@@ -8,6 +8,7 @@ BUN_VERSION := 1.4.5
 BUN := .tools/node_modules/bun/bin/bun.exe
 PORT ?= 3000
 MINUTES ?= 10
+SOAK_MINUTES ?= 30
 
 # Reflex fetches its JS tool from the npm registry (the bun package) instead of a script.
 export REFLEX_BUN_PATH := $(CURDIR)/$(BUN)
@@ -15,7 +16,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null)
 
-.PHONY: install run dev backend worker test bench fuzz migration lint clean
+.PHONY: install run dev backend worker test bench soak fuzz migration lint clean
 
 install: $(VENV)/.installed $(BUN)
 
@@ -46,6 +47,9 @@ test: install
 
 bench: install  ## benchmarks with their baselines; results in bench/results/latest.json
 	$(BIN)/python -m bench.run
+
+soak: install  ## a long mixed run of the app, watched for growth (SOAK_MINUTES, default 30)
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES)
 
 fuzz: install  ## the readers and imports against generated files, MINUTES per format (default 10)
 	$(BIN)/python -m tests.fuzz.run --minutes $(MINUTES)
