@@ -130,7 +130,8 @@ def run(*, smoke: bool = False) -> list[Figure]:
     with tempfile.TemporaryDirectory() as data_dir:
         for streams in sizes:  # a fresh server per size, so memory figures do not mix
             directory = Path(data_dir) / f"ours-{streams}"
-            with product_server(directory, settings=stream_limit(streams)) as server:
+            limit = stream_limit(streams)
+            with product_server(directory, server=SHIPPED_SERVER, settings=limit) as server:
                 ours[streams] = measure_ours(server, streams)
         for name in product_servers(smoke)[1:]:  # the other servers, at the largest size
             directory = Path(data_dir) / f"{name}-{largest}"

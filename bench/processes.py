@@ -197,7 +197,7 @@ PRODUCT_START_SECONDS = 90
 def product_server(
     data_dir: Path,
     *,
-    server: str = "granian",
+    server: str = SHIPPED_SERVER,
     settings: Mapping[str, str] | None = None,
     api_key: bool = False,
 ) -> Iterator[Server]:

@@ -60,7 +60,9 @@ def drive_progress(job_id: str, count: int, gap_ms: float, output: str) -> None:
     reporter = StoreProgressReporter(store, job, min_interval=0.0)
     error: str | None = None
     try:
-        with Heartbeat(store, job, get_settings().heartbeat_seconds):
+        # The benchmark's job is on its first run; a lost one stops the reporter at once.
+        interval = get_settings().heartbeat_seconds
+        with Heartbeat(store, job, interval, attempt=1, lost=reporter.cancel_event):
             for number in range(count):
                 began = time.perf_counter()
                 reporter.update(1 + number * 98 // max(count, 1), f"u{number}")
