@@ -66,6 +66,17 @@ def make_api_key(database_url: str, owner: str = BENCH_OWNER) -> str:
     return key
 
 
+def owner_key(data_dir: Path, settings: Mapping[str, str]) -> str:
+    """A new API key of the jobs' owner, in the database a server with these `settings` and
+    this data dir will use (its own settings, so the same database)."""
+    from jobs_ui.settings import Settings
+
+    app_settings = Settings(**{**settings, "JOBS_UI_DATA_DIR": str(data_dir)})
+    if app_settings.database_url is None:
+        app_settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return make_api_key(app_settings.sqlalchemy_url)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -147,16 +158,8 @@ def bench_server(
     needs more than a limit's default for one owner says so). `api_key`: make the owner an
     API key first, in the database the server will use.
     """
-    from jobs_ui.settings import Settings
-
     overrides = dict(settings or {})
-    key = None
-    if api_key:
-        # The server's own settings (its environment, this data dir), so the same database.
-        app_settings = Settings(**{**overrides, "JOBS_UI_DATA_DIR": str(data_dir)})
-        if app_settings.database_url is None:
-            app_settings.data_dir.mkdir(parents=True, exist_ok=True)
-        key = make_api_key(app_settings.sqlalchemy_url)
+    key = owner_key(data_dir, overrides) if api_key else None
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ("-m", "bench.server", "--port", str(port), "--data-dir", str(data_dir))
@@ -205,14 +208,9 @@ def product_server(
     --backend-only`), on `server` (Granian, or uvicorn under gunicorn as Reflex runs it),
     with the benchmark's probe loaded as an extension. Its figures are of the process that
     serves (Reflex's supervisor forks it)."""
-    from jobs_ui.settings import Settings
-
     overrides = dict(settings or {})
-    key = None
     data_dir.mkdir(parents=True, exist_ok=True)
-    if api_key:
-        app_settings = Settings(**{**overrides, "JOBS_UI_DATA_DIR": str(data_dir)})
-        key = make_api_key(app_settings.sqlalchemy_url)
+    key = owner_key(data_dir, overrides) if api_key else None
     port, probe_port = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
