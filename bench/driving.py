@@ -35,6 +35,11 @@ class JobDriver:
         token = services.commands.tokens.mint(job_id=job.id)
         return {"jobId": str(job.id), "accessToken": token.token}
 
+    def finish(self, job_id: str) -> dict[str, str]:
+        """End a job made by `new_running_job` as a runner ends one: COMPLETED."""
+        done = self._services.store.complete(uuid.UUID(job_id), result={}, message="Done")
+        return {"status": done.status.value if done is not None else "not running"}
+
     def drive(self, job_id: str, count: int, gap_ms: float = 5.0) -> dict[str, list[list[float]]]:
         """Commit `count` updates `gap_ms` apart from a thread of this process, as a runner
         would; [version, commit time] for each."""

@@ -6,7 +6,9 @@ stream. Ours is the app's backend as `make backend` starts it (and, at the large
 the other server Reflex can run it on); it follows a job (the change is a committed progress
 update, so each broadcast includes the row read). The baselines, on the stand-in
 (bench/server.py, uvicorn), are a minimal hand-written Starlette stream and sse-starlette's
-EventSourceResponse, woken by one shared asyncio event.
+EventSourceResponse, woken by one shared asyncio event. Past 10,000, the full run also
+measures the app at the most streams one process can hold on the machine (50,000, or less
+where the open-file limit is lower).
 
 Our streams are what they are in reality, many separate followers of one job (pages on other
 origins, links), so each carries the job's access token (`?token=`), resolved and checked
@@ -19,6 +21,7 @@ baselines are bench-only routes without access control, as they were.
 from __future__ import annotations
 
 import json
+import resource
 import select
 import tempfile
 import time
@@ -42,7 +45,18 @@ from bench.processes import (
 from bench.stats import Figure, summary_ms
 
 CREDENTIAL = "each stream carries the job's access token (?token=)"
-OPEN_SECONDS = 180  # for the client to open every stream (10,000 take about a minute)
+OPEN_SECONDS_PER_10K = 180  # for the client to open every stream (10,000 take about a minute)
+# Past 10,000: the issue asks for 50,000 on one process; one process here can hold as many
+# sockets as its open-file limit allows, less room for the rest of what it has open.
+BEYOND = 50_000
+FILES_KEPT_FREE = 1_000
+
+
+def beyond_size() -> int:
+    """The most streams one process can hold here, up to BEYOND (0 if not past 10,000)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    most = BEYOND if hard == resource.RLIM_INFINITY else min(BEYOND, hard - FILES_KEPT_FREE)
+    return most if most > 10_000 else 0
 
 
 def stream_limit(streams: int) -> dict[str, str]:
@@ -62,7 +76,7 @@ def hold_and_broadcast(
     args = ("-m", "bench.fanout_client", "127.0.0.1", str(server.port), path)
     with python_process(*args, str(streams), str(initial), env=env) as client:
         assert client.stdout is not None
-        if not line_within(client.stdout, OPEN_SECONDS):
+        if not line_within(client.stdout, max(1.0, streams / 10_000) * OPEN_SECONDS_PER_10K):
             # A server that stops taking requests past some number leaves the rest waiting
             # unanswered: say how many it held.
             return {"streams": streams, "held": held_connections(server), "failed": True}
@@ -133,6 +147,11 @@ def run(*, smoke: bool = False) -> list[Figure]:
             limit = stream_limit(streams)
             with product_server(directory, server=SHIPPED_SERVER, settings=limit) as server:
                 ours[streams] = measure_ours(server, streams)
+        beyond = 0 if smoke else beyond_size()
+        if beyond:
+            directory = Path(data_dir) / f"ours-{beyond}"
+            with product_server(directory, settings=stream_limit(beyond)) as server:
+                ours[beyond] = measure_ours(server, beyond)
         for name in product_servers(smoke)[1:]:  # the other servers, at the largest size
             directory = Path(data_dir) / f"{name}-{largest}"
             with product_server(directory, server=name, settings=stream_limit(largest)) as server:
@@ -145,6 +164,11 @@ def run(*, smoke: bool = False) -> list[Figure]:
     if top.get("failed"):
         raise RuntimeError(f"the shipped server ({SHIPPED_SERVER}) {outcome(top)}")
     also = "; ".join(f"on {name}: {outcome(each)}" for name, each in others.items())
+    past = (
+        f"; at {beyond:,} streams (this machine's open-file limit): {outcome(ours[beyond])}"
+        if beyond
+        else ""
+    )
     goal_met = top["rss_per_stream_kb"] <= 40 and top["p99_ms"] <= 400 and largest >= 10_000
     return [
         Figure(
@@ -153,6 +177,7 @@ def run(*, smoke: bool = False) -> list[Figure]:
                 f"p50 {top['p50_ms']} ms, p99 {top['p99_ms']} ms, max {top['max_ms']} ms; "
                 f"{top['rss_per_stream_kb']} KB RSS per stream (the app on {SHIPPED_SERVER}); "
                 f"each with the job's token, JOBS_UI_MAX_OPEN_STREAMS={largest} for this server"
+                + past
                 + (f" ({also})" if also else "")
             ),
             baseline=(

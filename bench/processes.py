@@ -51,6 +51,12 @@ def drive(server: Server, job_id: str, count: int, gap_ms: float = 5.0) -> list[
         return list(response.json()["commits"])
 
 
+def finish(server: Server, job_id: str) -> None:
+    """Complete a job made by `new_running_job`, in the server's process."""
+    with server.control() as control:
+        control.post(f"/jobs/{job_id}/finish").raise_for_status()
+
+
 def make_api_key(database_url: str, owner: str = BENCH_OWNER) -> str:
     """A new API key for `owner` (no scopes: it sees its owner's jobs alone), made as
     `python -m jobs_ui.admin create-key --owner bench` makes it: migrate, then create."""

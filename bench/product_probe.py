@@ -10,8 +10,9 @@ serves (Granian, and gunicorn with --preload, as Reflex runs them), so the probe
 in the forked child; a thread started before the fork would not survive it.
 
 GET /pid answers the serving process's id (its memory and CPU are the figures'); GET
-/stats its memory, open files, threads, asyncio tasks and watched job feeds; POST
-/jobs and POST /jobs/{id}/drive?count=&gap_ms= answer as bench/server.py's /bench routes.
+/stats its memory, open files, threads, asyncio tasks, watched job feeds and open streams;
+POST /jobs and POST /jobs/{id}/drive?count=&gap_ms= answer as bench/server.py's /bench
+routes, and POST /jobs/{id}/finish completes such a job.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif len(parts) == 3 and parts[0] == "jobs" and parts[2] == "drive":
             count, gap = int(query["count"]), float(query.get("gap_ms", 5.0))
             self._answer(_Handler.driver.drive(parts[1], count, gap))
+        elif len(parts) == 3 and parts[0] == "jobs" and parts[2] == "finish":
+            self._answer(_Handler.driver.finish(parts[1]))
         else:
             self.send_error(404)
 
@@ -93,6 +96,7 @@ def _stats() -> dict[str, Any]:
         "threads": int(fields["Threads"]),
         "asyncio_tasks": tasks,
         "watched_feeds": hub.watched_jobs,
+        "open_streams": getattr(_services().stream_slots, "open_streams", None),
     }
 
 

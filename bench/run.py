@@ -2,7 +2,8 @@
 
 python -m bench.run                # full sizes (make bench)
 python -m bench.run --smoke        # tiny sizes, to keep the scripts working (the test suite)
-python -m bench.run --figures 1,3  # some figures only (4, 5 and 12, and 9 to 11, come together)
+python -m bench.run --figures 1,3  # some figures only; some come together: 4, 5 and 12;
+                                   # 6 and 13; 9 to 11
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import (
-    browser_latency,
     fanout,
     import_modes,
+    in_chromium,
     latency,
     scale_latency,
     server_cost,
@@ -34,7 +35,7 @@ MODULES = (
     (fanout, {2}),
     (server_cost, {3}),
     (throughput, {4, 5, 12}),
-    (browser_latency, {6}),
+    (in_chromium, {6, 13}),
     (scale_latency, {7}),
     (xlsx_import, {8}),
     (import_modes, {9, 10, 11}),
@@ -80,7 +81,9 @@ def main() -> None:
         type=figure_numbers,
         default=None,
         metavar="N,N,...",
-        help="run only these figures (4, 5 and 12, and 9 to 11, come together); default: all",
+        help=(
+            "run only these figures (4, 5 and 12; 6 and 13; 9 to 11 come together); default: all"
+        ),
     )
     args = parser.parse_args()
     if args.figures is None:

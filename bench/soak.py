@@ -5,10 +5,12 @@ starts it (in-process runner, SQLite), gets: imports of contacts (each of its ow
 so every count is known), exports whose downloads are checked line by line, imports cancelled
 midway and then retried, and `--streams` open SSE streams (2,000 by default) that come and go:
 each follows a job for a while, then closes, or vanishes (the socket is dropped without a
-word), or stops reading first and then vanishes.
+word), or stops reading first and then vanishes. Most follow one of a few long jobs that
+update every 2 s for a few minutes each, so most streams are open, and woken, at any time.
 
 At the start, every minute and at the end it reads the serving process's resident memory,
-open files, threads, asyncio tasks and watched job feeds (bench/product_probe.py). Then the
+open files, threads, asyncio tasks, watched job feeds and open streams
+(bench/product_probe.py). Then the
 backend is killed (SIGKILL) in the middle of one more import and started again: that import
 must complete by itself on its second run.
 
@@ -31,6 +33,7 @@ import random
 import signal
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -39,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from bench.processes import Server, product_server
+from bench.processes import Server, drive, finish, new_running_job, product_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
 JOBS = "/api/import-export/jobs"
@@ -47,6 +50,8 @@ MEASURES = ("rss_mb", "open_files", "threads", "asyncio_tasks", "watched_feeds")
 GROWTH_LIMIT = 0.05
 JUDGED_FROM_MINUTES = 10  # shorter runs report the trend but cannot judge it
 FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+WATCHED_AT_ONCE = 3
+UPDATE_EVERY = 2.0  # seconds between a watched job's updates
 
 
 @dataclass
@@ -63,6 +68,9 @@ class Tally:
     server_errors: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
+    watched: list[str] = field(default_factory=list)  # long jobs live now (watched_jobs)
+    watched_jobs: int = 0
+    watched_updates: int = 0
 
     def check(self, response: httpx.Response, what: str) -> httpx.Response:
         if response.status_code >= 500:
@@ -126,8 +134,11 @@ async def one_import(client: httpx.AsyncClient, tally: Tally, rows: Rows) -> Non
 
 
 async def one_export(client: httpx.AsyncClient, tally: Tally) -> None:
+    # One company's rows, a fortieth of the table, so exports do not grow through the run
+    # (10 to 39: no company's name holds another's).
+    company = f"Company {random.randint(10, 39)}"
     response = tally.check(
-        await client.post(f"{JOBS}/export", json={"dataset": "contacts", "format": "csv"}),
+        await client.post(f"{JOBS}/export", json={"dataset": "contacts", "filter": company}),
         "export",
     )
     if response.status_code != 201:
@@ -185,14 +196,61 @@ async def jobs_loop(server: Server, tally: Tally, rows: Rows, until: float) -> N
                 await cancel_then_retry(client, tally, rows)
 
 
+async def watched_jobs(server: Server, tally: Tally, until: float) -> None:
+    """Long jobs most streams follow, so that streams stay open and are woken while they
+    are: WATCHED_AT_ONCE of them at a time, each running 1 to 3 minutes with an update
+    every UPDATE_EVERY seconds (committed in the server's process, as a runner would),
+    then completed and replaced by a new one. All are completed by the end."""
+    ends: dict[str, float] = {}
+    try:
+        while time.monotonic() < until:
+            try:
+                await tend_watched(server, tally, ends)
+            except (httpx.HTTPError, ValueError) as error:  # counted, and the run goes on
+                tally.wrong.append(f"a watched job: {error!r}")
+            await asyncio.sleep(UPDATE_EVERY)
+    finally:
+        tally.watched.clear()
+        for job_id in ends:
+            await asyncio.to_thread(finish, server, job_id)
+
+
+async def tend_watched(server: Server, tally: Tally, ends: dict[str, float]) -> None:
+    """Complete the watched jobs whose time is up, start new ones, update each."""
+    now = time.monotonic()
+    for job_id in [job_id for job_id, end in ends.items() if end <= now]:
+        await asyncio.to_thread(finish, server, job_id)
+        tally.watched.remove(job_id)
+        del ends[job_id]
+    while len(ends) < WATCHED_AT_ONCE:
+        job_id, _token = await asyncio.to_thread(new_running_job, server)
+        ends[job_id] = now + random.uniform(60, 180)
+        tally.watched.append(job_id)
+        tally.watched_jobs += 1
+    for job_id in ends:
+        await asyncio.to_thread(drive, server, job_id, 1)
+        tally.watched_updates += 1
+
+
+def job_to_follow(tally: Tally) -> tuple[str, float] | None:
+    """Mostly a long job still running, held for up to a minute and a half; else a recent
+    job of any kind (often ended: its stream says so at once and closes)."""
+    if tally.watched and random.random() < 0.8:
+        return random.choice(tally.watched), random.uniform(5, 90)
+    if tally.job_ids:
+        return random.choice(tally.job_ids[-50:]), random.uniform(2, 30)
+    return None
+
+
 async def stream_loop(server: Server, tally: Tally, until: float) -> None:
-    """One stream slot: follow a recent job a while, then leave in one of three ways."""
+    """One stream slot: follow a job a while, then leave in one of three ways."""
     headers = f"Authorization: Bearer {server.api_key}\r\n"
     while time.monotonic() < until:
-        if not tally.job_ids:
+        chosen = job_to_follow(tally)
+        if chosen is None:
             await asyncio.sleep(0.5)
             continue
-        job_id = random.choice(tally.job_ids[-50:])
+        job_id, held = chosen
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         except OSError as error:
@@ -204,7 +262,6 @@ async def stream_loop(server: Server, tally: Tally, until: float) -> None:
             f"GET {JOBS}/ws?jobId={job_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}"
             "Accept: text/event-stream\r\n\r\n".encode()
         )
-        held = random.uniform(2, 30)
         way = random.random()
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
@@ -245,6 +302,7 @@ async def soak(server: Server, minutes: float, streams: int) -> tuple[Tally, lis
     until = time.monotonic() + minutes * 60
     every = min(60.0, minutes * 60 / 6)
     work = [asyncio.create_task(jobs_loop(server, tally, rows, until)) for _ in range(3)]
+    work.append(asyncio.create_task(watched_jobs(server, tally, until)))
     work += [asyncio.create_task(stream_loop(server, tally, until)) for _ in range(streams)]
     await sampler(server, samples, every, until)
     await asyncio.gather(*work)
@@ -328,6 +386,8 @@ def table_rows(data_dir: Path) -> int:
 
 
 def main() -> None:
+    # Stopped early (SIGTERM), it still stops the backend it started, as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--streams", type=int, default=2000)
@@ -336,6 +396,9 @@ def main() -> None:
     settings = {
         "JOBS_UI_MAX_OPEN_STREAMS": str(args.streams * 2),  # vanished ones take a moment to go
         "JOBS_UI_MAX_ACTIVE_JOBS": "20",
+        # Every import's upload and every export's file is kept until retention: room for a
+        # whole run's worth of them.
+        "JOBS_UI_MAX_STORED_BYTES": str(50 * 1024**3),
     }
     warm = 5.0 if args.minutes >= JUDGED_FROM_MINUTES else args.minutes / 6
     with tempfile.TemporaryDirectory(prefix="soak-") as directory:
@@ -372,6 +435,8 @@ def main() -> None:
             "rows_in_table": held,
             "streams_opened": tally.streams_opened,
             "streams_vanished": tally.streams_vanished,
+            "watched_jobs": tally.watched_jobs,
+            "watched_updates": tally.watched_updates,
             "restart": {**last, "attempt": job["attempt"], "status": job["status"]},
         },
         "samples": samples,

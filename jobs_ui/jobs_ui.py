@@ -1,4 +1,4 @@
-"""The Reflex app: its pages, plus the jobs API mounted beside Reflex's own routes."""
+"""The Reflex app: its pages, plus the jobs API beside Reflex's own routes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from starlette.types import ASGIApp
 
 from jobs_ui import routes
 from jobs_ui.api.app import create_api, guarded
+from jobs_ui.api.beside_reflex import ApiBesideReflex
 from jobs_ui.pages.exports import ExportJobState, export_job_page, exports_page
 from jobs_ui.pages.extra import extra_pages
 from jobs_ui.pages.fix_rows import FixRowsState, fix_rows_page
@@ -19,6 +20,7 @@ from jobs_ui.pages.jobs import JobsListState, jobs_page
 from jobs_ui.services import Services
 from jobs_ui.settings import get_settings
 from jobs_ui.state.backend import register_app, takes_files
+from jobs_ui.urls import API_PREFIX
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -35,11 +37,14 @@ services.upload_handlers = takes_files  # Reflex's upload route may feed these o
 
 
 class JobsApp(rx.App):
-    """Reflex's app with the request guard in front of all of it: the pages, `/_event`,
-    `/_upload`, the mounted API, and the CORS layers Reflex adds around them."""
+    """Reflex's app with the jobs API beside it (jobs_ui.api.beside_reflex says why not
+    inside it), and the request guard in front of both: the pages, `/_event`, `/_upload`,
+    the CORS layers Reflex adds around them, and the API."""
 
     def __call__(self) -> ASGIApp:
-        return guarded(super().__call__(), services)
+        api = create_api(services, guarded=False)
+        both = ApiBesideReflex(prefix=API_PREFIX, api=api, reflex=super().__call__())
+        return guarded(both, services)
 
 
 # Reflex's upload request goes to the backend, which may be another origin than the page
@@ -55,10 +60,7 @@ UPLOAD_WITH_CREDENTIALS = """
 })();
 """
 
-app = JobsApp(
-    api_transformer=create_api(services, guarded=False),
-    head_components=[rx.script(UPLOAD_WITH_CREDENTIALS)],
-)
+app = JobsApp(head_components=[rx.script(UPLOAD_WITH_CREDENTIALS)])
 if app.sio is not None:  # Reflex's websocket follows the same origin rule as the API
     app.sio.eio.cors_allowed_origins = services.origins.websocket_origin_allowed
 app.add_page(home_page, route=routes.HOME, title="jobs_ui")

@@ -59,6 +59,11 @@ class LocalStreamSlots:
         self.limit = limit
         self._open: Counter[str] = Counter()
 
+    @property
+    def open_streams(self) -> int:
+        """Streams open in this process, of every owner (what a long run watches)."""
+        return self._open.total()
+
     @contextlib.asynccontextmanager
     async def hold(self, owner: str) -> AsyncIterator[None]:
         if self._open[owner] >= self.limit:

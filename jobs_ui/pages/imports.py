@@ -157,7 +157,12 @@ def upload_progress(form: type[ImportForm]) -> rx.Component:
             rx.progress(
                 value=form.upload_progress, max=100, width="100%", aria_label="Upload progress"
             ),
-            rx.text(f"Uploading… {form.upload_progress}%", size="1", color_scheme="gray"),
+            rx.text(
+                f"Uploading… {form.upload_progress}%",
+                size="1",
+                color_scheme="gray",
+                data_testid="upload-progress",
+            ),
             width="100%",
         ),
     )

@@ -127,28 +127,34 @@ def test_unknown_methods_get_the_paths_own_allow_or_a_404(client):
         assert response.json()["status"] == status
 
 
-def test_no_method_falls_through_to_an_app_mounted_behind_the_api(services):
-    """Inside Reflex a catch-all mount (its static files: GET, HEAD) sits behind the API;
-    a method no API route takes must still get the API's own answer."""
+def test_beside_reflex_every_api_path_gets_the_apis_answer_and_the_rest_reflexs(services):
+    """Inside Reflex the API sits beside Reflex's app (jobs_ui.api.beside_reflex), which
+    answers everything else (its pages: GET, HEAD): a path under the API, even one no route
+    has or a method none takes, gets the API's own JSON answer, never a page."""
     from fastapi.testclient import TestClient
     from starlette.responses import PlainTextResponse
     from starlette.routing import Router
 
     from jobs_ui.api.app import create_api
+    from jobs_ui.api.beside_reflex import ApiBesideReflex
 
-    api = create_api(services)
-    behind = Router(routes=[])
-    behind.add_route("/{path:path}", lambda _r: PlainTextResponse("page"), methods=["GET", "HEAD"])
-    api.mount("/", behind)  # as Reflex's api_transformer does
-    with TestClient(api, base_url="http://localhost") as client:
+    reflex = Router(routes=[])
+    reflex.add_route("/{path:path}", lambda _r: PlainTextResponse("page"), methods=["GET", "HEAD"])
+    both = ApiBesideReflex(prefix="/api/import-export", api=create_api(services), reflex=reflex)
+    with TestClient(both, base_url="http://localhost") as client:
         for method, path, status, allowed in (
             ("FOO", f"{JOBS}/import", 405, "POST"),
             ("DELETE", f"{JOBS}/{uuid.uuid4()}", 405, "GET"),
             ("PROPFIND", "/api/import-export/nothing-here", 404, None),
+            ("GET", "/api/import-export", 404, None),
         ):
             response = client.request(method, path)
             assert response.status_code == status, (method, path, response.text)
             assert response.headers.get("allow") == allowed, (method, path)
+            assert response.json()["status"] == status
+        for path in ("/", "/imports", "/api/import-exports-lookalike"):
+            response = client.get(path)
+            assert (response.status_code, response.text) == (200, "page"), path
 
 
 def fixed_job() -> Job:
