@@ -8,8 +8,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Select, event, text
-from sqlmodel import create_engine
+from sqlalchemy import Connection, Engine, Select, event, func, text
+from sqlmodel import Session, create_engine, select
 
 from jobs_ui.settings import get_settings
 
@@ -63,6 +63,23 @@ def _begin_sqlite(connection: Connection) -> None:
     # front, so two such writers queue instead of deadlocking on a lock upgrade.
     immediate = connection.get_execution_options().get(WRITE_LOCK_OPTION, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_writing(session: Session) -> None:
+    """Before the first statement of `session`'s transaction: it writes after it reads, so
+    on SQLite it takes the write lock at BEGIN (see `_begin_sqlite`); no-op elsewhere."""
+    session.connection(execution_options={WRITE_LOCK_OPTION: True})
+
+
+def serialise_on(session: Session, key: str) -> None:
+    """Within `session`'s transaction (before its first statement): wait for, and hold until
+    it ends, the one lock named `key`, so a check and the write that follows it (a count
+    under a limit) cannot race another such transaction. SQLite has one writer anyway (its
+    lock taken at BEGIN); Postgres takes a transaction-scoped advisory lock on the key."""
+    if is_sqlite(session.get_bind()):
+        begin_writing(session)
+    else:
+        session.exec(select(func.pg_advisory_xact_lock(func.hashtext(key))))
 
 
 def alembic_config(engine: Engine) -> Config:

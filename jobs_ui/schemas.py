@@ -24,6 +24,11 @@ __all__ = [
     "AccessTokenPublic",
     "ConnectedMessage",
     "CreatedJobPublic",
+    "CreatedWebhookPublic",
+    "DeliveryAttemptPublic",
+    "DeliveryList",
+    "DeliveryPublic",
+    "DeliveryStatus",
     "ErrorBody",
     "ErrorMessage",
     "JobKind",
@@ -31,6 +36,10 @@ __all__ = [
     "JobPublic",
     "JobStatus",
     "StatusUpdateMessage",
+    "WebhookEvent",
+    "WebhookIn",
+    "WebhookList",
+    "WebhookPublic",
     "as_utc",
     "iso_utc",
 ]
@@ -292,3 +301,102 @@ class CheckedRowPublic(Schema):
 
 class CheckedRows(Schema):
     rows: list[CheckedRowPublic]
+
+
+# --- webhooks (POST /webhooks, GET /webhooks/{id}/deliveries) ---------------------------
+
+
+class WebhookEvent(StrEnum):
+    """What a webhook may be told of: a job's end, one per final status, and its progress
+    (at most every 10 s per job and endpoint)."""
+
+    JOB_COMPLETED = "job.completed"
+    JOB_FAILED = "job.failed"
+    JOB_CANCELLED = "job.cancelled"
+    JOB_PROGRESS = "job.progress"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "PENDING"  # waiting for its first attempt or its next one
+    DELIVERED = "DELIVERED"  # a 2xx answer came
+    FAILED = "FAILED"  # given up: no 2xx answer within the retry window (24 h)
+    SUPERSEDED = "SUPERSEDED"  # a progress update not yet sent when a newer one of its job came
+
+
+DatasetName = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class WebhookIn(Schema):
+    """A webhook to register. Unknown fields are refused: a misspelt `datasets` must not
+    quietly register a webhook for every dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        json_schema_extra={"format": "uri"},
+        description=(
+            "Where to POST: http or https, a host that resolves to public addresses only "
+            "(unless the deployment allows private ones), no user name or password."
+        ),
+    )
+    events: list[WebhookEvent] = Field(min_length=1, max_length=len(WebhookEvent))
+    datasets: list[DatasetName] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Only jobs of these datasets; left out or null: every dataset.",
+    )
+
+
+class WebhookPublic(Schema):
+    """A registered webhook, as its owner lists it (never with its secret)."""
+
+    id: uuid.UUID
+    url: str
+    events: list[WebhookEvent]
+    datasets: list[str] | None = Field(description="Only jobs of these datasets; null: all.")
+    created_at: Timestamp
+
+
+class CreatedWebhookPublic(WebhookPublic):
+    """A new webhook with its signing secret: shown this once, never again."""
+
+    secret: str = Field(
+        description=(
+            "`whsec_` and the base64 of the key that signs each delivery (the Standard "
+            "Webhooks scheme): the HMAC-SHA256 key is the base64-decoded part."
+        )
+    )
+
+
+class WebhookList(Schema):
+    webhooks: list[WebhookPublic]
+
+
+class DeliveryAttemptPublic(Schema):
+    attempted_at: Timestamp
+    status_code: int | None = Field(description="The answer's status; null: none came.")
+    error: str | None = Field(description="Why it did not count as delivered; null if it did.")
+    duration_ms: int | None = Field(
+        json_schema_extra={"minimum": 0},
+        description="How long it took; null if the process sending it stopped first.",
+    )
+
+
+class DeliveryPublic(Schema):
+    """One message to a webhook, with each attempt to deliver it."""
+
+    id: uuid.UUID = Field(description="The message's Webhook-Id header, the same every try.")
+    event: WebhookEvent
+    job_id: uuid.UUID
+    status: DeliveryStatus
+    created_at: Timestamp
+    next_attempt_at: Timestamp | None = Field(description="PENDING only: when it is tried next.")
+    delivered_at: Timestamp | None
+    attempts: list[DeliveryAttemptPublic] = Field(description="Oldest first.")
+
+
+class DeliveryList(Schema):
+    deliveries: list[DeliveryPublic] = Field(description="Newest first.")

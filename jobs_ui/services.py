@@ -26,7 +26,7 @@ from jobs_ui.db import make_engine, migrate
 from jobs_ui.extensions import load_extensions
 from jobs_ui.files import DataFiles
 from jobs_ui.jobs.celery_app import make_celery, queue_name
-from jobs_ui.jobs.commands import JobCommands
+from jobs_ui.jobs.commands import JobCommands, WebhookCommands
 from jobs_ui.jobs.execution import file_limits
 from jobs_ui.jobs.retention import sweep_old_files
 from jobs_ui.jobs.runners import CeleryRunner, InProcessRunner, JobRunner, QueueUnavailableError
@@ -34,10 +34,16 @@ from jobs_ui.jobs.store import QUEUE_DOWN, JobStore, Notifier
 from jobs_ui.live.hub import JobFeedHub
 from jobs_ui.live.messages import JobSnapshot, snapshot_of
 from jobs_ui.live.redis_relay import RedisListener, RedisPublisher
-from jobs_ui.models import JobStatus
+from jobs_ui.models import JobStatus, utc_now
 from jobs_ui.settings import Settings
+from jobs_ui.webhooks.endpoints import WebhookEndpoints
+from jobs_ui.webhooks.loop import DeliveryLoop, policy_of
+from jobs_ui.webhooks.outbox import DeliveryOutbox
+from jobs_ui.webhooks.queue import sweep_ended
 
 SWEEP_INTERVAL_SECONDS = 3600.0  # how often old job files are looked for
+# Deliveries that ended (delivered, given up, replaced) are kept this long to be listed.
+KEEP_DELIVERIES = timedelta(days=30)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,9 @@ class Services:
     visitors: VisitorCookies
     origins: OriginPolicy
     stream_slots: StreamSlots
+    webhooks: WebhookCommands
+    # The webhook delivery loop when this process runs jobs (in-process); else the workers'.
+    deliveries: DeliveryLoop | None = None
     upload_callers: UploadCallers = field(default_factory=UploadCallers)
     # Which Reflex event handlers take uploaded files (the app says; none outside Reflex).
     upload_handlers: Callable[[str], bool] = _no_upload_handlers
@@ -76,7 +85,8 @@ class Services:
         load_extensions(settings)  # their datasets and pages, before anything reads the registry
         engine = make_engine(settings.sqlalchemy_url)
         files = DataFiles(settings.data_dir)
-        store = JobStore(engine)
+        outbox = DeliveryOutbox()  # a job's end writes the webhook deliveries it owes
+        store = JobStore(engine, outbox=outbox)
         hub: JobFeedHub[JobSnapshot] = JobFeedHub(lambda job_id: _load_snapshot(store, job_id))
         # A commit in this process wakes its own streams at once; with Redis it also reaches
         # the streams of every other backend process (and theirs reach ours).
@@ -91,9 +101,13 @@ class Services:
             )
         store.notify = _both(hub.notify, publisher)
         runner: JobRunner
+        policy = policy_of(settings)
+        deliveries = None
         if settings.runner_kind == "celery":
             runner = CeleryRunner(make_celery(settings), queue_name(settings))
         else:
+            deliveries = DeliveryLoop.from_settings(settings, engine, policy)
+            outbox.wake = deliveries.wake  # this process's deliveries go out at once
             runner = InProcessRunner(
                 store=store,
                 engine=engine,
@@ -101,6 +115,7 @@ class Services:
                 concurrency=settings.runner_concurrency,
                 limits=file_limits(settings),
                 max_attempts=settings.max_attempts,
+                deliveries=deliveries,
             )
         keys = signing_keys(settings)
         tokens = JobTokens(keys, lifetime_seconds=settings.access_token_minutes * 60)
@@ -132,6 +147,10 @@ class Services:
             visitors=visitors,
             origins=origins,
             stream_slots=stream_slots,
+            webhooks=WebhookCommands(
+                settings=settings, endpoints=WebhookEndpoints(engine), policy=policy
+            ),
+            deliveries=deliveries,
             publisher=publisher,
             listener=listener,
         )
@@ -205,17 +224,22 @@ class Services:
                 self.store.fail_unstarted(job.id, error=QUEUE_DOWN)
 
     async def _sweep_old_files(self) -> None:
-        """Delete the files of jobs that ended more than `keep_files_days` ago, and inspected
-        uploads older than a day, every hour."""
+        """Delete the files of jobs that ended more than `keep_files_days` ago, inspected
+        uploads older than a day, and deliveries that ended `KEEP_DELIVERIES` ago, every
+        hour."""
         keep_for = timedelta(days=self.settings.keep_files_days)
         while True:
             try:
                 await asyncio.to_thread(sweep_old_files, self.store, self.files, keep_for=keep_for)
                 # Inspected files no import took within a day go too.
                 await asyncio.to_thread(self.commands.inputs.uploads.sweep)
+                await asyncio.to_thread(self.sweep_old_deliveries)
             except (SQLAlchemyError, OSError):
                 log.warning("could not delete old job files", exc_info=True)
             await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+
+    def sweep_old_deliveries(self) -> int:
+        return sweep_ended(self.engine, ended_before=utc_now() - KEEP_DELIVERIES)
 
 
 def _both(local: Notifier, remote: Notifier | None) -> Notifier:

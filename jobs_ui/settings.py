@@ -68,6 +68,31 @@ class Settings(BaseSettings):
     # whole, and two imports run at once by default (JOBS_UI_RUNNER_CONCURRENCY).
     xlsx_memory_mb: int = Field(default=512, alias="JOBS_UI_XLSX_MEMORY_MB", gt=0)
 
+    # --- webhooks --------------------------------------------------------------------------
+    # Targets that resolve to loopback, private or link-local addresses are refused (at
+    # registration and again at each delivery) unless this is true: for a receiver on the
+    # same machine or network, and for tests.
+    webhook_allow_private: bool = Field(default=False, alias="JOBS_UI_WEBHOOK_ALLOW_PRIVATE")
+    max_webhooks: int = Field(default=20, alias="JOBS_UI_MAX_WEBHOOKS", ge=1, le=1000)
+    # One delivery attempt in all (resolving, connecting, sending, the answer's head).
+    webhook_timeout_seconds: float = Field(
+        default=10.0, alias="JOBS_UI_WEBHOOK_TIMEOUT_SECONDS", gt=0, le=300
+    )
+    # A failed delivery is tried again after this long, each wait 4 times the one before
+    # (1 s, 4 s, 16 s, ...) up to the most, and given up once it is this old.
+    webhook_retry_seconds: float = Field(default=1.0, alias="JOBS_UI_WEBHOOK_RETRY_SECONDS", gt=0)
+    webhook_retry_max_seconds: float = Field(
+        default=3600.0, alias="JOBS_UI_WEBHOOK_RETRY_MAX_SECONDS", gt=0
+    )
+    webhook_give_up_seconds: float = Field(
+        default=24 * 3600.0, alias="JOBS_UI_WEBHOOK_GIVE_UP_SECONDS", gt=0
+    )
+    # How often a delivery loop looks for deliveries due that another process wrote (those of
+    # its own process wake it at once).
+    webhook_poll_seconds: float = Field(
+        default=1.0, alias="JOBS_UI_WEBHOOK_POLL_SECONDS", gt=0, le=60
+    )
+
     # --- the deployment's own code ---------------------------------------------------------
     # Modules imported at start by the backend and the worker: where a developer registers
     # datasets and pages (comma-separated, e.g. "myapp.books,myapp.orders").

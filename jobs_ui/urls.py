@@ -23,3 +23,7 @@ DATASETS_API = f"{API_PREFIX}/datasets"
 
 def dataset_template_url(dataset: str, file_format: str = "csv") -> str:
     return f"{DATASETS_API}/{dataset}/template?format={file_format}"
+
+
+WEBHOOKS_API = f"{API_PREFIX}/webhooks"
+"""A principal's webhooks: registered, listed, deleted, and their deliveries."""

@@ -24,6 +24,9 @@ RULES: dict[str, tuple[str, ...]] = {
     "jobs_ui.jobs": UPPER,
     "jobs_ui.live": (*UPPER, "jobs_ui.jobs", "jobs_ui.engines"),
     "jobs_ui.access": (*UPPER, "jobs_ui.live", "jobs_ui.engines"),
+    # Webhooks are told of jobs (the store's outbox) and run by the jobs' runners, never the
+    # other way round; they know nothing of how a job runs, nor of engines or streams.
+    "jobs_ui.webhooks": (*UPPER, "jobs_ui.jobs", "jobs_ui.live", "jobs_ui.engines", "celery"),
     "jobs_ui.schemas": ("jobs_ui",),  # pure: the client and other programs import it alone
     "jobs_ui.services": UPPER,
     "jobs_ui.state": ("jobs_ui.pages", "jobs_ui.api", "jobs_ui.jobs_ui"),

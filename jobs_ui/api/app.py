@@ -1,4 +1,4 @@
-"""The jobs API as one FastAPI app, mounted into Reflex through `api_transformer`."""
+"""The jobs API as one FastAPI app, served beside the Reflex app (jobs_ui.api.beside_reflex)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 from jobs_ui.access import log_redaction
 from jobs_ui.access.guard import BodyLimits, ReflexUploads, RequestGuard
 from jobs_ui.access.origins import TrustedOrigins
-from jobs_ui.api import fallback, files, fixes, jobs, stream
+from jobs_ui.api import fallback, files, fixes, jobs, stream, webhooks
 from jobs_ui.api.allowed import MethodTable
 from jobs_ui.api.datasets import router as datasets_router
 from jobs_ui.api.errors import install_error_handlers
@@ -56,6 +56,7 @@ def create_api(services: Services, *, guarded: bool = True) -> FastAPI:
     api.include_router(jobs.router)
     api.include_router(fixes.router)
     api.include_router(datasets_router)
+    api.include_router(webhooks.router)
     fallback.add_fallback(api)  # last: JSON 404/405 for anything else under the API
     # What the 405s say is allowed: the docs' routes and ours (never the fallback's).
     api.state.method_table = MethodTable.of(
@@ -66,6 +67,7 @@ def create_api(services: Services, *, guarded: bool = True) -> FastAPI:
             *jobs.router.routes,
             *fixes.router.routes,
             *datasets_router.routes,
+            *webhooks.router.routes,
         ]
     )
     # Only trusted origins are answered (credentials are allowed, so never "*").
@@ -73,7 +75,7 @@ def create_api(services: Services, *, guarded: bool = True) -> FastAPI:
         CORSMiddleware,
         allow_origins=TrustedOrigins(services.origins),
         allow_credentials=True,
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
     )
     if guarded:

@@ -67,22 +67,32 @@ GUARDED_POST = (403, 413)
 
 
 def error_responses(
-    *statuses: int, always: tuple[int, ...] = ALWAYS
+    *statuses: int,
+    always: tuple[int, ...] = ALWAYS,
+    reasons: dict[int, str] | None = None,
 ) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: each status it can answer, with the ErrorBody schema."""
+    """`responses=` for a route: each status it can answer, with the ErrorBody schema;
+    `reasons` says why where a route's differ from the jobs' (ERROR_REASONS)."""
+    said = {**ERROR_REASONS, **(reasons or {})}
     return {
-        status: {"model": ErrorBody, "description": ERROR_REASONS[status]}
+        status: {"model": ErrorBody, "description": said[status]}
         for status in sorted({*always, *statuses})
     }
 
 
+# The ids a path may carry: what each is called in a sentence.
+PATH_IDS = {"job_id": ("jobId", "job id"), "webhook_id": ("webhookId", "webhook id")}
+
+
 def _bad_path_id(error: RequestValidationError) -> str | None:
-    """The sentence for a job id in the path that is not a UUID (the caller's mistake, not
-    a missing job: 400 as before the ids were typed)."""
+    """The sentence for an id in the path that is not a UUID (the caller's mistake, not a
+    missing job or webhook: 400 as before the ids were typed)."""
     for problem in error.errors():
-        if tuple(problem.get("loc", ())) == ("path", "job_id"):
+        location = tuple(problem.get("loc", ()))
+        if len(location) == 2 and location[0] == "path" and location[1] in PATH_IDS:
+            field, what = PATH_IDS[location[1]]
             raw = str(problem.get("input", ""))
-            return f"jobId {raw[:64]!r} is not a valid job id (a UUID)."
+            return f"{field} {raw[:64]!r} is not a valid {what} (a UUID)."
     return None
 
 

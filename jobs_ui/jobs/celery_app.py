@@ -19,6 +19,7 @@ from jobs_ui.jobs.execution import execute_job, file_limits
 from jobs_ui.jobs.store import JobStore
 from jobs_ui.live.redis_relay import RedisPublisher
 from jobs_ui.settings import Settings
+from jobs_ui.webhooks.outbox import DeliveryOutbox
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,10 @@ class WorkerContext:
         notify = (
             RedisPublisher(settings.redis_url, settings.namespace) if settings.redis_url else None
         )
-        store = JobStore(engine, notify) if notify else JobStore(engine)
+        # A job's end writes the deliveries it owes; the worker's delivery loop, in its main
+        # process, finds them on its next look (a pool process cannot wake it).
+        outbox = DeliveryOutbox()
+        store = JobStore(engine, notify, outbox) if notify else JobStore(engine, outbox=outbox)
         return cls(engine=engine, store=store, files=DataFiles(settings.data_dir))
 
 

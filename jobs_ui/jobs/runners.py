@@ -22,6 +22,7 @@ from jobs_ui.jobs.celery_app import RUN_JOB_TASK
 from jobs_ui.jobs.execution import execute_job
 from jobs_ui.jobs.store import JobStore
 from jobs_ui.models import JobStatus
+from jobs_ui.webhooks.loop import DeliveryLoop
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ class InProcessRunner:
     back to PENDING too, and every PENDING job is queued again: a job is all or nothing,
     so running it again from the start is safe. After `max_attempts` runs cut short a job
     ends FAILED instead, so a job that brings the server down cannot do it for ever.
+
+    With `deliveries`, it runs the webhook deliveries beside the jobs too (started after
+    the jobs, stopped after them, so an end recorded while stopping is delivered next
+    start): this process alone sends, so leases a dead run of it left are freed at start.
     """
 
     def __init__(
@@ -59,7 +64,9 @@ class InProcessRunner:
         concurrency: int,
         limits: FileLimits | None = None,
         max_attempts: int = 3,
+        deliveries: DeliveryLoop | None = None,
     ) -> None:
+        self._deliveries = deliveries
         self._limits = limits
         self._max_attempts = max_attempts
         self._store = store
@@ -78,6 +85,8 @@ class InProcessRunner:
         self._store.requeue_interrupted(max_attempts=self._max_attempts)
         for job_id in self._store.ids_with_status(JobStatus.PENDING):
             self.submit(job_id)
+        if self._deliveries is not None:
+            self._deliveries.start(sole_sender=True)
 
     def submit(self, job_id: uuid.UUID) -> None:
         if self._pool is None:
@@ -102,6 +111,8 @@ class InProcessRunner:
             for event in self._cancel_events.values():
                 event.set()
         pool.shutdown(wait=True, cancel_futures=True)
+        if self._deliveries is not None:
+            self._deliveries.stop()
 
     @property
     def active_jobs(self) -> int:
@@ -134,7 +145,8 @@ class QueueUnavailableError(RuntimeError):
 class CeleryRunner:
     """Hands jobs to Celery workers. Cancel needs nothing here: workers read the job row's
     cancel flag on every progress write. Jobs whose worker dies are queued again by the
-    reaper (`jobs_ui.services`)."""
+    reaper (`jobs_ui.services`). Webhook deliveries are the workers' too (each runs a
+    delivery loop, see `jobs_ui.jobs.worker`)."""
 
     def __init__(self, celery: Celery, queue: str) -> None:
         self._celery = celery

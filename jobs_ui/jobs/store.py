@@ -5,7 +5,8 @@ processes racing on one job cannot move it backwards. The one way back, PROCESSI
 PENDING, is a run interrupted by a restart or a lost worker being queued again; it bumps
 `attempt`, and every write of a run names its attempt, so a run given up on can change
 nothing after that. After each commit the store tells the notifier "job X is now at
-version V"; listeners re-read the row, which stays the truth.
+version V"; listeners re-read the row, which stays the truth. What a job's progress and end
+owe to others (webhook deliveries) is written by the outbox in the change's own transaction.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, case, func, true, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from jobs_ui.db import WRITE_LOCK_OPTION, is_sqlite
+from jobs_ui.db import is_sqlite, serialise_on
 from jobs_ui.jobs.uploads import InspectedUpload
 from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, utc_now
 
@@ -64,6 +65,18 @@ WORKER_LOST = Interruption(
 
 def _no_notify(_job_id: uuid.UUID, _version: int) -> None:
     return None
+
+
+class Outbox(Protocol):
+    """What follows from a job's progress and end, written with them (webhook deliveries):
+    so an end is never committed without what it owes, nor the other way round."""
+
+    def write(self, session: Session, job: Job) -> bool:
+        """Within the transaction of the change that left `job` as it is (its progress, or
+        its end): add what it owes. True if anything was added."""
+
+    def after_commit(self) -> None:
+        """That transaction committed, and `write` had added something."""
 
 
 ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.PROCESSING)
@@ -129,9 +142,12 @@ def _usage(session: Session, owner: str) -> OwnerUsage:
 class JobStore:
     """Reads and writes jobs; the only code that changes a job row."""
 
-    def __init__(self, engine: Engine, notify: Notifier = _no_notify) -> None:
+    def __init__(
+        self, engine: Engine, notify: Notifier = _no_notify, outbox: Outbox | None = None
+    ) -> None:
         self.engine = engine
         self.notify = notify
+        self.outbox = outbox
 
     # --- reading -----------------------------------------------------------------------
 
@@ -253,6 +269,7 @@ class JobStore:
         return self._change(
             job_id,
             (col(Job.status) == JobStatus.PROCESSING) & _run_is(attempt),
+            owes=True,
             progress=func.max(Job.progress, progress)
             if is_sqlite(self.engine)
             else func.greatest(Job.progress, progress),
@@ -453,12 +470,8 @@ class JobStore:
         quota.check(_usage(session, owner), adding_bytes=adding_bytes)
 
     def _lock_owner(self, session: Session, owner: str) -> None:
-        """Serialise quota checks of one owner: SQLite has one writer anyway (BEGIN
-        IMMEDIATE); Postgres takes a transaction-scoped advisory lock on the owner."""
-        if is_sqlite(self.engine):
-            session.connection(execution_options={WRITE_LOCK_OPTION: True})
-        else:
-            session.exec(select(func.pg_advisory_xact_lock(func.hashtext(owner))))
+        """Serialise quota checks of one owner."""
+        serialise_on(session, owner)
 
     def _finish(
         self,
@@ -478,6 +491,7 @@ class JobStore:
         job = self._change(
             job_id,
             condition,
+            owes=True,
             status=status,
             finished_at=utc_now(),
             rows_per_second=None,  # an ended job has no pace
@@ -512,21 +526,31 @@ class JobStore:
         )
 
     def _change(
-        self, job_id: uuid.UUID, condition: ColumnElement[bool], **values: Any
+        self,
+        job_id: uuid.UUID,
+        condition: ColumnElement[bool],
+        *,
+        owes: bool = False,
+        **values: Any,
     ) -> Job | None:
-        """Apply `values` if `condition` holds; bump the version and notify after commit."""
+        """Apply `values` if `condition` holds; bump the version and notify after commit.
+        `owes`: a change the outbox is told of (progress, an end), in the same transaction."""
         statement = (
             update(Job)
             .where(col(Job.id) == job_id, condition)
             .values(version=Job.version + 1, updated_at=utc_now(), **values)
         )
+        outbox = self.outbox if owes else None
         with Session(self.engine, expire_on_commit=False) as session:
             changed = session.exec(statement).rowcount
             if not changed:
                 session.rollback()
                 return None
-            session.commit()
             job = session.get(Job, job_id, populate_existing=True)
+            wrote = outbox is not None and job is not None and outbox.write(session, job)
+            session.commit()
+        if outbox is not None and wrote:
+            outbox.after_commit()
         if job is not None:
             self.notify(job.id, job.version)
         return job
@@ -556,6 +580,7 @@ __all__ = [
     "Interruption",
     "JobStore",
     "Notifier",
+    "Outbox",
     "OwnerUsage",
     "Quota",
     "QuotaExceededError",

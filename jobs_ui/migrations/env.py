@@ -11,7 +11,8 @@ import jobs_ui.datasets
 import jobs_ui.engines.change_log  # registers the import_change table
 import jobs_ui.jobs.mappings  # registers the remembered_mapping table
 import jobs_ui.jobs.uploads  # registers the inspected_upload table
-import jobs_ui.models  # noqa: F401  (registers the job table)
+import jobs_ui.models  # registers the job table
+import jobs_ui.webhooks.models  # noqa: F401  (registers the webhook tables)
 from jobs_ui.db import make_engine
 from jobs_ui.migrations.scope import is_the_apps_own
 from jobs_ui.settings import get_settings

@@ -12,16 +12,19 @@ from typing import Any
 
 def own_tables() -> set[str]:
     """The app's own tables: jobs, API keys, inspected uploads, remembered mappings, the
-    record of what imports changed, and the shipped datasets."""
+    record of what imports changed, webhooks and their deliveries, and the shipped
+    datasets."""
     from jobs_ui.access.api_keys import ApiKey
     from jobs_ui.datasets import registry
     from jobs_ui.engines.change_log import ImportChange
     from jobs_ui.jobs.mappings import RememberedMapping
     from jobs_ui.jobs.uploads import InspectedUpload
     from jobs_ui.models import Job
+    from jobs_ui.webhooks.models import DeliveryAttempt, Webhook, WebhookDelivery
 
     shipped = {d.sql_table.name for d in registry if d.table.__module__.startswith("jobs_ui.")}
-    apps = (Job, ApiKey, InspectedUpload, RememberedMapping, ImportChange)
+    webhooks = (Webhook, WebhookDelivery, DeliveryAttempt)
+    apps = (Job, ApiKey, InspectedUpload, RememberedMapping, ImportChange, *webhooks)
     return {str(model.__tablename__) for model in apps} | shipped
 
 

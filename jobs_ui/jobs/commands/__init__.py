@@ -8,7 +8,7 @@ thread pool in async code.
 
 `base` holds what every command shares (errors, the visibility rule, the checks before
 acting), `imports` the commands that take a file in, `outcomes` committing dry runs and
-undoing imports, `jobs` the rest and `JobCommands`.
+undoing imports, `jobs` the rest and `JobCommands`; `webhooks` the principal's webhooks.
 """
 
 from jobs_ui.jobs.commands.base import (
@@ -22,15 +22,18 @@ from jobs_ui.jobs.commands.base import (
     too_large_message,
 )
 from jobs_ui.jobs.commands.jobs import JobCommands
+from jobs_ui.jobs.commands.webhooks import WEBHOOK_NOT_FOUND, WebhookCommands
 
 __all__ = [
     "JOB_NOT_FOUND",
     "UPLOAD_NOT_FOUND",
+    "WEBHOOK_NOT_FOUND",
     "CommandError",
     "CreatedJob",
     "ExportFormat",
     "JobCommands",
     "JobPage",
+    "WebhookCommands",
     "check_visible",
     "too_large_message",
 ]

@@ -100,9 +100,7 @@ class CommandsBase:
 
     @staticmethod
     def _writable(principal: Principal) -> None:
-        if principal.read_only:
-            # Routes that change anything do not take tokens; this guards the commands too.
-            raise CommandError(403, "An access token can only read its job.")
+        check_writable(principal)
 
     def _dataset(self, principal: Principal, action: Action, name: str) -> Dataset:
         try:
@@ -212,6 +210,13 @@ class CommandsBase:
         if not path.is_file():
             raise CommandError(410, "This file is no longer stored.")
         return path
+
+
+def check_writable(principal: Principal) -> None:
+    """A job's access token reads that job and does nothing else."""
+    if principal.read_only:
+        # Routes that change anything do not take tokens; this guards the commands too.
+        raise CommandError(403, "An access token can only read its job.")
 
 
 def check_visible(principal: Principal, job_id: uuid.UUID, *, owner: str | None) -> None:

@@ -1,0 +1,7 @@
+"""Webhooks: a principal's endpoints told of its jobs' ends (and progress), signed, durably.
+
+A job's final state and the deliveries it owes are written in one transaction (`outbox`);
+a delivery loop (`loop`), run beside the jobs by the in-process runner or by each Celery
+worker, claims them one endpoint at a time (`queue`) and POSTs them to an address checked
+to be public (`targets`, `sender`), retrying on a growing schedule (`schedule`).
+"""
