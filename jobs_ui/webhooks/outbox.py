@@ -50,8 +50,13 @@ class DeliveryOutbox:
         event = EVENT_OF_STATUS.get(job.status)
         if event is None:
             return False
+        # Locked (key share) until this change commits: a webhook deleted meanwhile waits,
+        # rather than vanishing between this read and the insert below (which would fail
+        # the job's own change on its foreign key). SQLite needs none: one writer at a time.
         hooks = session.exec(
-            select(Webhook.id, Webhook.events, Webhook.datasets).where(Webhook.owner == job.owner)
+            select(Webhook.id, Webhook.events, Webhook.datasets)
+            .where(Webhook.owner == job.owner)
+            .with_for_update(read=True, key_share=True)
         ).all()
         targets = [
             webhook_id

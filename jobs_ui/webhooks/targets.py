@@ -26,6 +26,13 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?", re.ASCII)
 MAX_NAME_CHARS = 253
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# The only IPv6 addresses handed out for the public internet. Outside it are the forms that
+# carry an IPv4 address some networks translate (IPv4-compatible `::a.b.c.d`, SIIT
+# `::ffff:0:a.b.c.d`, local NAT64 `64:ff9b:1::/48`) and site-local `fec0::/10`; Python's
+# `is_global` does not refuse all of them in every version.
+GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+# IETF protocol assignments (192.0.0.8, the dummy address, among them): never a receiver.
+IETF_PROTOCOL = ipaddress.IPv4Network("192.0.0.0/24")
 
 
 class TargetError(ValueError):
@@ -110,6 +117,10 @@ def refusal(address: IPAddress) -> str | None:
         return "a private address"
     if address.is_multicast:
         return "a multicast address"
+    if isinstance(address, ipaddress.IPv6Address) and address not in GLOBAL_UNICAST:
+        return "not a public address"
+    if isinstance(address, ipaddress.IPv4Address) and address in IETF_PROTOCOL:
+        return "not a public address"
     if not address.is_global:
         return "not a public address"
     return None

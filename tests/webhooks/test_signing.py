@@ -69,5 +69,7 @@ def test_the_readmes_receiver_accepts_what_the_app_signs_and_nothing_else():
     assert not readme["verify"]("msg_2", *sent[1:], body)
     old = signed_headers(secret, "msg_1", now - 600, body)
     assert not readme["verify"]("msg_1", old["Webhook-Timestamp"], old["Webhook-Signature"], body)
+    assert not readme["verify"](None, None, None, body)  # a request without the headers
+    assert not readme["verify"]("msg_1", "soon", headers["Webhook-Signature"], body)
     readme["SECRET"] = new_secret()
     assert not readme["verify"](*sent, body)

@@ -63,6 +63,12 @@ def test_a_url_is_taken_apart_for_connecting_to_a_checked_address():
         ("100.64.0.1", "not a public address"),  # carrier-grade NAT
         ("224.0.0.1", "multicast"),
         ("192.0.2.1", "private"),  # documentation
+        # Forms some networks translate to an IPv4 address, and site-local IPv6.
+        ("::127.0.0.1", "not a public address"),  # IPv4-compatible
+        ("::ffff:0:127.0.0.1", "not a public address"),  # SIIT
+        ("64:ff9b:1::7f00:1", "not a public address"),  # local-use NAT64
+        ("fec0::1", "not a public address"),  # site-local
+        ("192.0.0.8", "not a public address"),  # IETF protocol assignments
     ],
 )
 def test_addresses_that_are_not_public_are_named(address, reason):
