@@ -7,6 +7,7 @@ worker process, Redis notifications).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -77,15 +78,21 @@ class ScaledStack:
         empty_dir(self.data_dir)
 
 
-@pytest.fixture(scope="module")
-def scaled_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledStack]:
+@contextlib.contextmanager
+def running_scaled_stack(
+    data_dir: Path, extra: dict[str, str] | None = None
+) -> Iterator[ScaledStack]:
+    """A fresh database, a Redis namespace and a started worker, with `extra` settings in
+    the environment of both; stopped and dropped after."""
     require_postgres()
     require_redis()
-    data_dir = tmp_path_factory.mktemp("scaled-data")
     with migrated_database() as database_url:
-        environment = scaled_environment(
-            database_url=database_url, redis_url=REDIS_TEST_URL, data_dir=data_dir
-        )
+        environment = {
+            **scaled_environment(
+                database_url=database_url, redis_url=REDIS_TEST_URL, data_dir=data_dir
+            ),
+            **(extra or {}),
+        }
         log = data_dir.parent / f"{data_dir.name}-worker.log"
         worker = start_worker(environment, log)
         try:
@@ -93,6 +100,12 @@ def scaled_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledSta
             yield ScaledStack(environment, data_dir)
         finally:
             stop_process(worker)
+
+
+@pytest.fixture(scope="module")
+def scaled_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledStack]:
+    with running_scaled_stack(tmp_path_factory.mktemp("scaled-data")) as stack:
+        yield stack
 
 
 @pytest.fixture(params=["embedded", "scaled"])

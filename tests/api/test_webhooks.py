@@ -22,20 +22,16 @@ from jobs_ui.access.api_keys import create_key
 from jobs_ui.services import Services
 from jobs_ui.settings import Settings
 from jobs_ui.webhooks.models import WebhookEvent
-from tests.conftest import OWNER, TEST_UPLOAD_LIMIT, ScaledStack, ServerThread
+from tests.conftest import (
+    OWNER,
+    TEST_UPLOAD_LIMIT,
+    ScaledStack,
+    ServerThread,
+    running_scaled_stack,
+)
 from tests.support.files import contacts_csv
 from tests.support.jobs import start_export, start_import, wait_for_end
 from tests.support.receiver import HANG, Receiver, verify
-from tests.support.services import (
-    REDIS_TEST_URL,
-    migrated_database,
-    require_postgres,
-    require_redis,
-    scaled_environment,
-    start_worker,
-    stop_process,
-    wait_for_worker_ready,
-)
 
 HOOKS = "/api/import-export/webhooks"
 JOBS = "/api/import-export/jobs"
@@ -64,23 +60,8 @@ SETTINGS_KEYS = (
 @pytest.fixture(scope="module")
 def webhook_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledStack]:
     """The scaled set-up whose worker delivers to loopback, fast (its own environment)."""
-    require_postgres()
-    require_redis()
-    data_dir = tmp_path_factory.mktemp("webhooks-scaled")
-    with migrated_database() as database_url:
-        environment = {
-            **scaled_environment(
-                database_url=database_url, redis_url=REDIS_TEST_URL, data_dir=data_dir
-            ),
-            **FAST,
-        }
-        log = data_dir.parent / f"{data_dir.name}-worker.log"
-        worker = start_worker(environment, log)
-        try:
-            wait_for_worker_ready(log)
-            yield ScaledStack(environment, data_dir)
-        finally:
-            stop_process(worker)
+    with running_scaled_stack(tmp_path_factory.mktemp("webhooks-scaled"), FAST) as stack:
+        yield stack
 
 
 @pytest.fixture(params=["embedded", "scaled"])
