@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 from jobs_ui import routes
 from jobs_ui.api.app import create_api, guarded
 from jobs_ui.api.beside_reflex import ApiBesideReflex
+from jobs_ui.components.progress_card import tab_title
 from jobs_ui.pages.exports import ExportJobState, export_job_page, exports_page
 from jobs_ui.pages.extra import extra_pages
 from jobs_ui.pages.fix_rows import FixRowsState, fix_rows_page
@@ -60,7 +61,11 @@ UPLOAD_WITH_CREDENTIALS = """
 })();
 """
 
-app = JobsApp(head_components=[rx.script(UPLOAD_WITH_CREDENTIALS)])
+app = JobsApp(
+    head_components=[rx.script(UPLOAD_WITH_CREDENTIALS)],
+    # Plain toasts: the rich colours' green on pale green reads below WCAG AA contrast.
+    toaster=rx.toast.provider(rich_colors=False),
+)
 if app.sio is not None:  # Reflex's websocket follows the same origin rule as the API
     app.sio.eio.cors_allowed_origins = services.origins.websocket_origin_allowed
 app.add_page(home_page, route=routes.HOME, title="jobs_ui")
@@ -68,7 +73,7 @@ app.add_page(imports_page, route=routes.IMPORTS, title="Import data · jobs_ui")
 app.add_page(
     import_job_page,
     route=routes.IMPORT_JOB,
-    title="Import · jobs_ui",
+    title=tab_title(ImportJobState, "Import"),
     on_load=ImportJobState.follow_route_job,
 )
 app.add_page(
@@ -81,7 +86,7 @@ app.add_page(exports_page, route=routes.EXPORTS, title="Export data · jobs_ui")
 app.add_page(
     export_job_page,
     route=routes.EXPORT_JOB,
-    title="Export · jobs_ui",
+    title=tab_title(ExportJobState, "Export"),
     on_load=ExportJobState.follow_route_job,
 )
 app.add_page(

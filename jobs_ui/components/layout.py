@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from jobs_ui import routes
+from jobs_ui.state.job_news import JobNewsState
 
 NAV_ITEMS = (("Imports", routes.IMPORTS), ("Exports", routes.EXPORTS), ("Jobs", routes.JOBS))
 # Tighter on phones, so the links and the colour-mode switch fit one line.
@@ -32,6 +33,7 @@ def navbar() -> rx.Component:
                     rx.link(label, href=href, size="3", weight="medium")
                     for label, href in NAV_ITEMS
                 ),
+                running_count(),
                 spacing=NAV_SPACING,
                 align="center",
             ),
@@ -51,6 +53,33 @@ def navbar() -> rx.Component:
         top="0",
         z_index="10",
         width="100%",
+        # Every page has a navbar, so every page hears of the visitor's jobs ending.
+        on_mount=JobNewsState.open_news,
+    )
+
+
+def running_count() -> rx.Component:
+    """How many of the visitor's jobs are still to finish, beside the Jobs link (none: no
+    badge)."""
+    running = JobNewsState.running
+    return rx.cond(
+        running > 0,
+        rx.tooltip(
+            rx.link(
+                rx.badge(
+                    rx.icon("loader", size=12),
+                    running,
+                    color_scheme="blue",
+                    variant="soft",
+                    radius="full",
+                    aria_label=JobNewsState.running_text,
+                    data_testid="running-count",
+                ),
+                href=routes.JOBS,
+                underline="none",
+            ),
+            content=JobNewsState.running_text,
+        ),
     )
 
 

@@ -150,6 +150,12 @@ def progress_card(
     )
 
 
+def tab_title(state: type[JobStatusState], name: str) -> rx.Var[str]:
+    """A job page's title, led by how far the job is: "42% · Import · jobs_ui"."""
+    plain = f"{name} · jobs_ui"
+    return rx.cond(state.tab_label != "", state.tab_label + f" · {plain}", plain)
+
+
 def job_page(
     state: type[JobStatusState],
     *outcome: rx.Component,

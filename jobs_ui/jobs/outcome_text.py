@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobs_ui.models import Job
+
 
 def rows(count: int) -> str:
     """ "1 row", "2,000 rows"."""
@@ -44,3 +46,12 @@ def outcome_sentence(result: dict[str, Any], *, undo: bool = False) -> str:
         f"{made} {count('updatedCount'):,}, unchanged {count('unchangedCount'):,}, "
         f"skipped {skipped:,}"
     )
+
+
+def kind_label(job: Job) -> str:
+    """ "Import", "Dry run", "Undo" or "Export": what the job did, in the list."""
+    if job.undo_of is not None:
+        return "Undo"
+    if job.params.get("dryRun"):
+        return "Dry run"
+    return job.kind.value.capitalize()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -373,6 +373,18 @@ class JobStore:
         )
         with Session(self.engine) as session:
             return set(session.exec(query))
+
+    def news_of(self, owners: Collection[str], *, ended_after: datetime) -> Sequence[Job]:
+        """The jobs of these owners still to finish, and those that ended after
+        `ended_after`: what every open page shows of its visitor's jobs, in one read."""
+        if not owners:
+            return []
+        query = select(Job).where(
+            col(Job.owner).in_(owners),
+            col(Job.status).in_(ACTIVE_STATUSES) | (col(Job.finished_at) > ended_after),
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(query))
 
     def requeue(
         self,

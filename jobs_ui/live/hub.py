@@ -84,6 +84,10 @@ class JobFeedHub(Generic[SnapshotT]):
         self._feeds: dict[uuid.UUID, _Feed[SnapshotT]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ticker: asyncio.Task[None] | None = None
+        # Any job's change, watched or not, for whoever follows all of them (the pages'
+        # news): a count to tell a change that came during a read, and an event per change.
+        self.changes = 0
+        self._changed = asyncio.Event()
 
     @property
     def watched_jobs(self) -> int:
@@ -105,6 +109,13 @@ class JobFeedHub(Generic[SnapshotT]):
         for feed in self._feeds.values():
             if feed.reader is None or feed.reader.done():
                 feed.reader = asyncio.create_task(self._refresh(feed))
+
+    async def next_change(self, *, after: int) -> None:
+        """Wait until some job changes past the count `after` (taken from `changes` before
+        reading). Call on the event loop."""
+        self._loop = asyncio.get_running_loop()  # notifications are dropped until a loop is known
+        if self.changes == after:
+            await self._changed.wait()
 
     @contextlib.asynccontextmanager
     async def subscribe(self, job_id: uuid.UUID) -> AsyncIterator[Subscription[SnapshotT]]:
@@ -130,6 +141,9 @@ class JobFeedHub(Generic[SnapshotT]):
     # --- internals ---------------------------------------------------------------------
 
     def _on_notify(self, job_id: uuid.UUID, version: int) -> None:
+        self.changes += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
         feed = self._feeds.get(job_id)
         if feed is None:
             return

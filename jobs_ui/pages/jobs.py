@@ -11,12 +11,15 @@ from typing import Any
 import reflex as rx
 
 from jobs_ui import routes
+from jobs_ui.access.principal import Principal
 from jobs_ui.client import FollowOptions, JobUpdate
 from jobs_ui.components.layout import page
 from jobs_ui.components.status_badge import status_badge
 from jobs_ui.jobs.commands import CommandError
-from jobs_ui.models import Job, iso_utc
+from jobs_ui.jobs.outcome_text import kind_label
+from jobs_ui.models import Job, iso_utc, utc_now
 from jobs_ui.state.backend import commands, principal_of, run_command
+from jobs_ui.state.job_news import news_feed
 from jobs_ui.state.job_status import read_updates
 from jobs_ui.state.tending import Tending, news
 
@@ -33,15 +36,6 @@ class JobRow:
     message: str
     created_at: str
     href: str
-
-
-def kind_label(job: Job) -> str:
-    """ "Import", "Dry run", "Undo" or "Export": what the job did, in the list."""
-    if job.undo_of is not None:
-        return "Undo"
-    if job.params.get("dryRun"):
-        return "Dry run"
-    return job.kind.value.capitalize()
 
 
 def _row(job: Job) -> JobRow:
@@ -80,8 +74,10 @@ class JobsListState(rx.State):
                 return
         updates: asyncio.Queue[Any] = asyncio.Queue()
         followers: dict[str, asyncio.Task[None]] = {}
+        followers["news"] = asyncio.create_task(hear_of_jobs(principal, updates))
         loop = asyncio.get_running_loop()
         next_listing = 0.0
+        listed: set[str] = set()
         try:
             while True:
                 listing: Sequence[Job] | None = None
@@ -93,8 +89,15 @@ class JobsListState(rx.State):
                         listing = page.jobs
                     except CommandError:
                         listing_error = "Your jobs cannot be loaded right now. Retrying…"
+                items = await news(updates)
+                # A job the list does not hold yet (started in another tab, or by the API):
+                # list again now rather than at the next refresh.
+                heard = set().union(*(item for item in items if isinstance(item, JobsHeardOf)))
+                if heard - listed:
+                    next_listing = 0.0
+                    listed |= heard  # once: a job past the list's first page stays unlisted
                 # The followers' other news (a change of transport) is not shown in a list.
-                changes = [item for item in await news(updates) if isinstance(item, JobUpdate)]
+                changes = [item for item in items if isinstance(item, JobUpdate)]
                 async with self:
                     if not tending.wanted(self):
                         return
@@ -102,6 +105,7 @@ class JobsListState(rx.State):
                     if listing is not None:
                         self.rows = [_row(job) for job in listing]
                         self.loaded = True
+                        listed = {row.job_id for row in self.rows}
                     self._apply(changes)
                     active = [
                         row.job_id for row in self.rows if row.status in ("PENDING", "PROCESSING")
@@ -133,6 +137,19 @@ class JobsListState(rx.State):
             else row
             for row in self.rows
         ]
+
+
+class JobsHeardOf(frozenset[str]):
+    """The ids of the visitor's running and just-ended jobs, from the pages' news feed."""
+
+
+async def hear_of_jobs(principal: Principal, updates: asyncio.Queue[Any]) -> None:
+    """Hand the list every reading of the visitor's jobs the news feed makes."""
+    async with news_feed().subscribe(principal, since=utc_now()) as subscription:
+        while True:
+            jobs = await subscription.next(LIST_REFRESH_SECONDS)
+            if jobs is not None:
+                await updates.put(JobsHeardOf(str(job.id) for job in jobs))
 
 
 def jobs_table() -> rx.Component:

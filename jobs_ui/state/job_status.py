@@ -28,6 +28,7 @@ from jobs_ui.client import (
     Transport,
 )
 from jobs_ui.jobs.commands import CommandError
+from jobs_ui.models import FINAL_STATUSES
 from jobs_ui.state.backend import (
     access_token,
     commands,
@@ -35,9 +36,18 @@ from jobs_ui.state.backend import (
     principal_of,
     run_command,
 )
+from jobs_ui.state.job_news import JobNewsState
 from jobs_ui.state.tending import Tending, news
 
 log = logging.getLogger(__name__)
+
+FINAL_STATUS_NAMES = frozenset(status.value for status in FINAL_STATUSES)
+TAB_LABELS = {
+    "PENDING": "Queued",
+    "COMPLETED": "Done",
+    "FAILED": "Failed",
+    "CANCELLED": "Cancelled",
+}
 
 # The stream refused this many fresh tokens in a row: take its word that the job is gone.
 MAX_REFUSED_TOKENS = 3
@@ -121,6 +131,14 @@ class JobStatusState(rx.State, mixin=True):
         """Time left in words ("about 40 s left") while it runs and it is known; else ""."""
         return time_left(self.eta_seconds) if self.status == "PROCESSING" else ""
 
+    @rx.var
+    def tab_label(self) -> str:
+        """The job in a word for the browser tab's title, so a tab in the background says
+        how far it is: "42%" while it runs, "Queued", "Done", "Failed", "Cancelled"."""
+        if self.status == "PROCESSING":
+            return f"{self.progress}%"
+        return TAB_LABELS.get(self.status, "")
+
     # --- hooks for subclasses ------------------------------------------------------------
 
     @rx.event
@@ -193,6 +211,11 @@ class JobStatusState(rx.State, mixin=True):
                     if not items and reader.done() and updates.empty():
                         return  # the reader has said all it will
                     hooks = [hook for item in items for hook in self._take(item)]
+                    if self.status in FINAL_STATUS_NAMES:
+                        # Shown here: not news to the tab's navbar, whichever page it is on
+                        # when it hears of it.
+                        navbar = await self.get_state(JobNewsState)
+                        navbar._shown(self.job_id)
                 for hook in hooks:
                     yield hook
         finally:

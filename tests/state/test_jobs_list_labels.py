@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from jobs_ui.jobs.outcome_text import kind_label
 from jobs_ui.models import Job, JobKind
-from jobs_ui.pages.jobs import kind_label
 
 
 def test_each_kind_of_job_has_its_label():

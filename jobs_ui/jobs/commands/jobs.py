@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Collection
+from datetime import datetime
 from pathlib import Path
 
 from jobs_ui.access.hooks import Action, authorize_hook
@@ -52,6 +54,19 @@ class JobCommands(FixCommands):
             return JobPage(jobs, None)
         jobs = jobs[:limit]
         return JobPage(jobs, encode_cursor(jobs[-1]))
+
+    def news(
+        self, principals: Collection[Principal], *, ended_after: datetime
+    ) -> dict[str, list[Job]]:
+        """For each principal's subject, its own jobs still to finish and those that ended
+        after `ended_after` (an admin's too: the news is of what one started oneself). One
+        read for every open page of a process; a principal that may not list jobs (a job
+        token) gets nothing."""
+        subjects = {p.subject for p in principals if not p.read_only}
+        news: dict[str, list[Job]] = {subject: [] for subject in subjects}
+        for job in self.store.news_of(subjects, ended_after=ended_after):
+            news[job.owner].append(job)
+        return news
 
     def export_file(self, principal: Principal, job_id: uuid.UUID) -> tuple[Path, str]:
         """The path and download name of a completed export's file."""
