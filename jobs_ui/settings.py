@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     # same machine or network, and for tests.
     webhook_allow_private: bool = Field(default=False, alias="JOBS_UI_WEBHOOK_ALLOW_PRIVATE")
     max_webhooks: int = Field(default=20, alias="JOBS_UI_MAX_WEBHOOKS", ge=1, le=1000)
+    # Of them, at most this many for one host (each is another request to it for every job).
+    max_webhooks_per_host: int = Field(
+        default=5, alias="JOBS_UI_MAX_WEBHOOKS_PER_HOST", ge=1, le=1000
+    )
     # One delivery attempt in all (resolving, connecting, sending, the answer's head).
     webhook_timeout_seconds: float = Field(
         default=10.0, alias="JOBS_UI_WEBHOOK_TIMEOUT_SECONDS", gt=0, le=300

@@ -22,11 +22,14 @@ router = APIRouter(prefix=WEBHOOKS_API, tags=["webhooks"])
 
 WebhookIdPath = Annotated[uuid.UUID, Path(description="The webhook's id, as registering it gave.")]
 REASONS = {
+    403: "A visitor (a caller with neither an API key nor a sign-in) has no webhooks; on a "
+    "POST or DELETE, also a cross-site request.",
     404: "No such webhook (or not the caller's: it reads exactly the same).",
-    409: "The caller has as many webhooks as allowed (JOBS_UI_MAX_WEBHOOKS).",
+    409: "The caller has as many webhooks as allowed (JOBS_UI_MAX_WEBHOOKS), one for this url "
+    "already, or as many for its host as allowed (JOBS_UI_MAX_WEBHOOKS_PER_HOST).",
     422: "The request does not validate (the sentence says which field and why): a url that "
-    "is not http(s), does not resolve, or resolves to a loopback, private or link-local "
-    "address; an event or dataset that does not exist.",
+    "is not http(s), does not resolve (in time), or resolves to a loopback, private, "
+    "link-local or cloud metadata address; an event or dataset that does not exist.",
 }
 
 
@@ -48,7 +51,7 @@ def register_webhook(
     return CreatedWebhookPublic(**dict(webhook_public(webhook)), secret=webhook.secret)
 
 
-@router.get("", response_model=WebhookList, responses=error_responses())
+@router.get("", response_model=WebhookList, responses=error_responses(403, reasons=REASONS))
 @router.get("/", response_model=WebhookList, include_in_schema=False)
 def list_webhooks(services: ServicesDep, principal: ActorDep) -> WebhookList:
     """The caller's webhooks, oldest first, without their secrets."""
@@ -73,7 +76,7 @@ def delete_webhook(
 @router.get(
     "/{webhook_id}/deliveries",
     response_model=DeliveryList,
-    responses=error_responses(404, 422, reasons=REASONS),
+    responses=error_responses(403, 404, 422, reasons=REASONS),
 )
 def list_deliveries(
     webhook_id: WebhookIdPath,

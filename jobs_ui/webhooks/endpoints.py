@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
-from jobs_ui.db import serialise_on
+from jobs_ui.db import begin_writing, serialise_on
 from jobs_ui.webhooks.models import (
     DeliveryAttempt,
     DeliveryRecord,
@@ -21,12 +21,38 @@ from jobs_ui.webhooks.models import (
     WebhookEvent,
 )
 from jobs_ui.webhooks.signing import new_secret
+from jobs_ui.webhooks.targets import TargetError, parse_target
 
 
 class TooManyWebhooksError(Exception):
     def __init__(self, count: int) -> None:
         super().__init__(f"{count} webhooks")
         self.count = count
+
+
+class DuplicateWebhookError(Exception):
+    """The owner has a webhook for this very URL already (`webhook_id`)."""
+
+    def __init__(self, webhook_id: uuid.UUID) -> None:
+        super().__init__(f"webhook {webhook_id} has this url")
+        self.webhook_id = webhook_id
+
+
+class TooManyForHostError(Exception):
+    """The owner has `count` webhooks whose URLs name `host` already."""
+
+    def __init__(self, host: str, count: int) -> None:
+        super().__init__(f"{count} webhooks for {host}")
+        self.host, self.count = host, count
+
+
+def url_key(url: str) -> tuple[str, str, int, str]:
+    """What makes two URLs one target: `HTTPS://Example.com:443/in` is `https://example.com/in`."""
+    try:
+        target = parse_target(url)
+    except TargetError:  # none is stored unchecked; compared as written all the same
+        return ("", url, 0, "")
+    return (target.scheme, target.host, target.port, target.path)
 
 
 class WebhookEndpoints:
@@ -41,9 +67,13 @@ class WebhookEndpoints:
         events: Sequence[WebhookEvent],
         datasets: Sequence[str] | None,
         most: int,
+        most_per_host: int | None = None,
     ) -> Webhook:
-        """A new webhook with a fresh secret; TooManyWebhooksError if the owner has `most`
-        already (counted under the owner's lock, so racing requests cannot both pass)."""
+        """A new webhook with a fresh secret. Refused, under the owner's lock (so racing
+        requests cannot both pass): TooManyWebhooksError if the owner has `most` already;
+        with `most_per_host` (as registering gives it), DuplicateWebhookError if one has
+        this URL and TooManyForHostError if that many name its host (each is one more
+        request to it for every job)."""
         webhook = Webhook(
             owner=owner,
             url=url,
@@ -56,9 +86,26 @@ class WebhookEndpoints:
             count = session.exec(select(func.count()).where(Webhook.owner == owner)).one()
             if count >= most:
                 raise TooManyWebhooksError(int(count))
+            if most_per_host is not None:
+                self._check_target(session, owner, url, most_per_host)
             session.add(webhook)
             session.commit()
         return webhook
+
+    @staticmethod
+    def _check_target(session: Session, owner: str, url: str, most_per_host: int) -> None:
+        # Compared in Python: an owner has few webhooks (JOBS_UI_MAX_WEBHOOKS), and a URL's
+        # parts are not stored apart.
+        key = url_key(url)
+        same_host = 0
+        theirs = session.exec(select(Webhook.id, Webhook.url).where(Webhook.owner == owner))
+        for webhook_id, other in theirs.all():
+            other_key = url_key(other)
+            if other_key == key:
+                raise DuplicateWebhookError(webhook_id)
+            same_host += other_key[1] == key[1]
+        if same_host >= most_per_host:
+            raise TooManyForHostError(key[1], same_host)
 
     def get(self, webhook_id: uuid.UUID) -> Webhook | None:
         with Session(self.engine, expire_on_commit=False) as session:
@@ -77,6 +124,17 @@ class WebhookEndpoints:
     def delete(self, webhook_id: uuid.UUID) -> bool:
         """The webhook and everything of its deliveries (those not sent yet never will be)."""
         with Session(self.engine) as session:
+            begin_writing(session)
+            # Its row first, then its deliveries: the order a claim and a record take them
+            # (`jobs_ui.webhooks.queue`), so a delete racing them on Postgres waits for
+            # them (or they skip it) instead of deadlocking. A job's transaction writing
+            # deliveries to it (FOR KEY SHARE) is waited for too: what it wrote goes below.
+            found = session.exec(
+                select(Webhook.id).where(col(Webhook.id) == webhook_id).with_for_update()
+            ).first()
+            if found is None:
+                session.rollback()
+                return False
             deliveries = select(WebhookDelivery.id).where(
                 col(WebhookDelivery.webhook_id) == webhook_id
             )

@@ -23,12 +23,15 @@ from jobs_ui.settings import Settings
 from jobs_ui.webhooks.queue import Claim, DeliveryQueue
 from jobs_ui.webhooks.schedule import RetrySchedule
 from jobs_ui.webhooks.sender import Sender
-from jobs_ui.webhooks.targets import TargetPolicy
+from jobs_ui.webhooks.targets import DNS_TIMEOUT, TargetPolicy
 
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 8  # endpoints sent to at once by one loop
 LEASE_MARGIN = timedelta(seconds=30)  # a claim outlives its attempt's deadline by this
+# An attempt starting with less of its lease left than its deadline and this (its claim
+# waited: the other claims of its batch, SQLite's write lock) renews the lease first.
+RENEW_MARGIN = timedelta(seconds=10)
 MIN_WAIT = 0.01  # seconds: never spin, even when something is due now
 WAIT_SECONDS = 5.0  # for the loop's thread to start; twice this for it to stop
 
@@ -42,7 +45,9 @@ def schedule_of(settings: Settings) -> RetrySchedule:
 
 
 def policy_of(settings: Settings) -> TargetPolicy:
-    return TargetPolicy(allow_private=settings.webhook_allow_private)
+    # A lookup never takes longer than the attempt it is part of may.
+    timeout = min(DNS_TIMEOUT, settings.webhook_timeout_seconds)
+    return TargetPolicy(allow_private=settings.webhook_allow_private, resolve_timeout=timeout)
 
 
 class DeliveryLoop:
@@ -180,6 +185,19 @@ class DeliveryLoop:
             log.exception("delivery %s failed unexpectedly", claim.delivery_id)
 
     async def _attempt(self, sender: Sender, claim: Claim) -> None:
+        needed = timedelta(seconds=sender.timeout) + RENEW_MARGIN
+        if claim.lease_until - utc_now() < needed:
+            # Else the lease could run out while the request is in flight, and another
+            # loop send this endpoint a second request at once.
+            try:
+                renewed = await asyncio.to_thread(self.queue.renew, claim)
+            except SQLAlchemyError:  # not sent: the lease runs out and it is tried again
+                log.warning("could not renew delivery %s", claim.delivery_id, exc_info=True)
+                return
+            if renewed is None:
+                log.info("delivery %s: its claim was lost before it was sent", claim.delivery_id)
+                return
+            claim = renewed
         try:
             outcome = await sender.send(
                 url=claim.url,

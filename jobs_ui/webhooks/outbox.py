@@ -2,11 +2,14 @@
 
 So a job never ends without its deliveries recorded, nor are deliveries recorded for an end
 that was rolled back: a process that dies right after the commit leaves them in the table,
-and whichever delivery loop runs next sends them.
+and whichever delivery loop runs next sends them. Progress is owed on a best-effort basis
+only: it is written in a savepoint of its own, so nothing that goes wrong there touches the
+job's change (an import is never failed by a webhook).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -23,6 +26,8 @@ EVENT_OF_STATUS = {
     JobStatus.PROCESSING: WebhookEvent.JOB_PROGRESS,
 }
 PROGRESS_INTERVAL = timedelta(seconds=10)  # per job and endpoint
+
+log = logging.getLogger(__name__)
 
 
 def _no_wake() -> None:
@@ -50,6 +55,20 @@ class DeliveryOutbox:
         event = EVENT_OF_STATUS.get(job.status)
         if event is None:
             return False
+        if event is not WebhookEvent.JOB_PROGRESS:
+            # The end: in the job's own transaction, so a failure here fails (and takes
+            # back) the end too, and an end is never committed without its deliveries.
+            return self._owe(session, job, event)
+        try:
+            # Undone alone on any failure: the savepoint keeps the job's transaction usable
+            # (on Postgres a failed statement would otherwise abort all of it).
+            with session.begin_nested():
+                return self._owe(session, job, event)
+        except Exception:  # best effort: the job's progress goes on without it
+            log.warning("job %s: progress deliveries not written", job.id, exc_info=True)
+            return False
+
+    def _owe(self, session: Session, job: Job, event: WebhookEvent) -> bool:
         # Locked (key share) until this change commits: a webhook deleted meanwhile waits,
         # rather than vanishing between this read and the insert below (which would fail
         # the job's own change on its foreign key). SQLite needs none: one writer at a time.

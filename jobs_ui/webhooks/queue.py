@@ -1,22 +1,27 @@
 """The deliveries owed, as a queue many processes take from: claimed one endpoint at a time.
 
-Claiming an endpoint is one conditional UPDATE of its lease (free, or expired), so whatever
+Claiming an endpoint takes its lease (free, or expired) with its row locked, so whatever
 number of loops run (each backend's, each worker's) at most one request to an endpoint is
 in flight. The delivery sent carries the claim's token while its attempt runs; the outcome
 is recorded only by the claim that holds it. A process that dies mid-attempt leaves both
 behind: its lease runs out (or a restarting in-process runner frees it), and whoever claims
 the delivery next records that attempt as interrupted and sends it again, under the same
 Webhook-Id, so a receiver that did get it can tell.
+
+Every transaction that writes both tables locks the endpoint's row first, then its
+deliveries (claims, records, the outbox, deletes), so none can deadlock another on Postgres;
+on SQLite each takes the one write lock at BEGIN. A lease's times are read from the clock
+only once that lock is held, so no lease is born already over however long the wait was.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, func, or_, update
+from sqlalchemy import Engine, func, or_, update
 from sqlmodel import Session, col, select
 
 from jobs_ui.db import begin_writing
@@ -30,12 +35,17 @@ from jobs_ui.webhooks.models import (
 )
 from jobs_ui.webhooks.schedule import RetrySchedule
 from jobs_ui.webhooks.sender import Outcome
+from jobs_ui.webhooks.upkeep import (
+    INTERRUPTED,
+    give_up_expired,
+    interrupted_attempt,
+    supersede_ended_progress,
+    sweep_ended,
+)
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED = "The process sending it stopped before an answer came."
 STOPPED = "The server stopped before an answer came."
-ENDED = (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.SUPERSEDED)
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class Claim:
     secret: str
     body: str
     attempted_at: datetime
+    lease_until: datetime  # the endpoint is this claim's until then (`renew` moves it on)
 
 
 class DeliveryQueue:
@@ -80,7 +91,7 @@ class DeliveryQueue:
         )
         with Session(self.engine) as session:
             endpoints = list(session.exec(query).all())
-        claims = (self._claim(webhook_id, now) for webhook_id in endpoints)
+        claims = (self._claim(webhook_id) for webhook_id in endpoints)
         return [claim for claim in claims if claim is not None]
 
     def next_due(self) -> datetime | None:
@@ -98,20 +109,27 @@ class DeliveryQueue:
             due = session.exec(query).one()
         return None if due is None else as_utc(due)
 
-    def _claim(self, webhook_id: uuid.UUID, now: datetime) -> Claim | None:
+    def _claim(self, webhook_id: uuid.UUID) -> Claim | None:
         token = uuid.uuid4().hex
-        take = (
-            update(Webhook)
-            .where(
-                col(Webhook.id) == webhook_id,
-                or_(col(Webhook.lease_until).is_(None), col(Webhook.lease_until) < now),
-            )
-            .values(lease_token=token, lease_until=now + self.lease)
-        )
         with Session(self.engine, expire_on_commit=False) as session:
-            if not session.exec(take).rowcount:  # another loop took it first
-                session.rollback()
+            begin_writing(session)  # SQLite: the write lock at BEGIN, before the clock
+            # Postgres: the endpoint's row, never waited for (whoever holds it is claiming,
+            # recording or deleting it); FOR NO KEY UPDATE, so a job's transaction writing
+            # its deliveries (which holds it FOR KEY SHARE) does not keep it from us.
+            webhook = session.exec(
+                select(Webhook)
+                .where(col(Webhook.id) == webhook_id)
+                .with_for_update(key_share=True, skip_locked=True)
+            ).first()
+            now = utc_now()  # the lock is held: the lease starts now, not before the wait
+            if webhook is None or (
+                webhook.lease_until is not None and as_utc(webhook.lease_until) >= now
+            ):
+                session.rollback()  # another loop took it first, or it was deleted
                 return None
+            # What must never be sent, ended before the next delivery is chosen.
+            give_up_expired(session, webhook_id, now=now, give_up_after=self.schedule.give_up_after)
+            supersede_ended_progress(session, webhook_id, now=now)
             delivery = session.exec(
                 select(WebhookDelivery)
                 .where(
@@ -122,21 +140,16 @@ class DeliveryQueue:
                 .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.created_at))
                 .limit(1)
             ).first()
-            webhook = session.get(Webhook, webhook_id)
-            if delivery is None or webhook is None:
-                session.rollback()
+            if delivery is None:
+                session.commit()  # what was given up or superseded, if anything
                 return None
             if delivery.lease_token is not None:  # an attempt whose process died
-                session.add(
-                    DeliveryAttempt(
-                        delivery_id=delivery.id,
-                        attempted_at=delivery.leased_at or now,
-                        error=INTERRUPTED,
-                    )
-                )
+                session.add(interrupted_attempt(delivery, now))
                 delivery.attempts += 1
             delivery.lease_token, delivery.leased_at = token, now
+            webhook.lease_token, webhook.lease_until = token, now + self.lease
             session.add(delivery)
+            session.add(webhook)
             session.commit()
             return Claim(
                 delivery_id=delivery.id,
@@ -146,7 +159,40 @@ class DeliveryQueue:
                 secret=webhook.secret,
                 body=delivery.body,
                 attempted_at=now,
+                lease_until=now + self.lease,
             )
+
+    def renew(self, claim: Claim) -> Claim | None:
+        """The claim, its lease (and attempt time) starting again now: for an attempt that
+        begins a while after it was claimed, so its endpoint stays its own all along. None:
+        the claim was lost (another loop took the endpoint, or it was deleted)."""
+        with Session(self.engine) as session:
+            begin_writing(session)
+            held = session.exec(
+                select(Webhook.id)
+                .where(col(Webhook.id) == claim.webhook_id, col(Webhook.lease_token) == claim.token)
+                .with_for_update(key_share=True)
+            ).first()
+            if held is None:
+                session.rollback()
+                return None
+            # Still ours under the lock, even if run out: nobody took it meanwhile.
+            now = utc_now()
+            session.exec(
+                update(Webhook)
+                .where(col(Webhook.id) == claim.webhook_id)
+                .values(lease_until=now + self.lease)
+            )
+            session.exec(
+                update(WebhookDelivery)
+                .where(
+                    col(WebhookDelivery.id) == claim.delivery_id,
+                    col(WebhookDelivery.lease_token) == claim.token,
+                )
+                .values(leased_at=now)
+            )
+            session.commit()
+        return replace(claim, attempted_at=now, lease_until=now + self.lease)
 
     def record(self, claim: Claim, outcome: Outcome) -> DeliveryStatus | None:
         """Record the attempt, and the delivery's next step: delivered, tried again later,
@@ -180,9 +226,15 @@ class DeliveryQueue:
         delivered: bool,
         again_at: datetime | None = None,
     ) -> DeliveryStatus | None:
-        now = utc_now()
         with Session(self.engine) as session:
             begin_writing(session)  # it reads, then writes
+            # The endpoint's row before its delivery's, as every writer of both takes them.
+            session.exec(
+                select(Webhook.id)
+                .where(col(Webhook.id) == claim.webhook_id)
+                .with_for_update(key_share=True)
+            ).first()
+            now = utc_now()
             held = session.exec(
                 select(WebhookDelivery.attempts, WebhookDelivery.created_at).where(
                     col(WebhookDelivery.id) == claim.delivery_id,
@@ -237,21 +289,6 @@ class DeliveryQueue:
             ).rowcount
             session.commit()
         return int(freed)
-
-
-def sweep_ended(engine: Engine, *, ended_before: datetime) -> int:
-    """Delete the deliveries (and their attempts) that ended before `ended_before`."""
-    with Session(engine) as session:
-        old = select(WebhookDelivery.id).where(
-            col(WebhookDelivery.status).in_([status.value for status in ENDED]),
-            col(WebhookDelivery.ended_at) < ended_before,
-        )
-        session.exec(delete(DeliveryAttempt).where(col(DeliveryAttempt.delivery_id).in_(old)))
-        deleted = session.exec(
-            delete(WebhookDelivery).where(col(WebhookDelivery.id).in_(old))
-        ).rowcount
-        session.commit()
-    return int(deleted)
 
 
 __all__ = ["INTERRUPTED", "STOPPED", "Claim", "DeliveryQueue", "sweep_ended"]

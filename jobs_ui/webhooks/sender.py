@@ -69,6 +69,11 @@ class Sender:
             transport=transport,
         )
 
+    @property
+    def timeout(self) -> float:
+        """Seconds one attempt may take in all."""
+        return self._timeout
+
     async def __aenter__(self) -> Sender:
         return self
 
@@ -106,8 +111,9 @@ class Sender:
         self, url: str, message_id: str, secret: str, body: bytes
     ) -> tuple[int, str | None]:
         target = parse_target(url)
-        # The resolver blocks; in a thread it counts against the deadline all the same.
-        addresses = await asyncio.to_thread(self._policy.addresses, target)
+        # On the lookups' own threads (not this loop's executor, which the database calls
+        # need), bounded by the policy's timeout and this attempt's deadline both.
+        addresses = await self._policy.addresses_async(target)
         headers = {
             "Host": target.host_header,
             "Content-Type": "application/json",

@@ -5,7 +5,8 @@ these checks it would reach the server's own loopback services, the private netw
 it, or the cloud's metadata address for anyone. The host is resolved and every address it
 resolves to is checked, at registration (a clear 422) and again at each delivery, which
 then connects to an address it checked: a name that resolved to a public address once and
-to a private one now (DNS rebinding) gets nothing.
+to a private one now (DNS rebinding) gets nothing. Cloud metadata services are refused
+always, even where private targets are allowed. Lookups are bounded in time (`resolver`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from jobs_ui.webhooks.resolver import LookupTimeoutError, lookup, lookup_async
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
@@ -33,6 +36,24 @@ NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
 # IETF protocol assignments (192.0.0.8, the dummy address, among them): never a receiver.
 IETF_PROTOCOL = ipaddress.IPv4Network("192.0.0.0/24")
+# Services that hand the machine's own credentials to whoever asks from it: refused even
+# with `allow_private` (a receiver on the same network is a reason to allow 10.0.0.5, never
+# these). Most are private or link-local anyway; Azure's is a public address.
+METADATA = frozenset(
+    ipaddress.ip_address(text)
+    for text in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle, ...
+        "169.254.170.2",  # AWS ECS task credentials
+        "169.254.170.23",  # AWS EKS Pod Identity
+        "fd00:ec2::254",  # AWS instance metadata over IPv6
+        "fd00:ec2::23",  # AWS EKS Pod Identity over IPv6
+        "fd20:ce::254",  # GCP metadata over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "168.63.129.16",  # Azure WireServer (the host agent)
+        "192.0.0.192",  # Oracle Cloud Classic
+    )
+)
+DNS_TIMEOUT = 5.0  # seconds a lookup may take (at most the delivery's own deadline)
 
 
 class TargetError(ValueError):
@@ -126,6 +147,15 @@ def refusal(address: IPAddress) -> str | None:
     return None
 
 
+def metadata_refusal(address: IPAddress) -> str | None:
+    """Why `address` is no place to deliver to whatever the settings: a cloud metadata
+    service, however written (IPv4 inside IPv6 included)."""
+    embedded = _embedded_ipv4(address)
+    if address in METADATA or (embedded is not None and embedded in METADATA):
+        return "a cloud metadata address"
+    return None
+
+
 def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 one stands for (mapped, 6to4, NAT64), which is where a
     connection to it goes."""
@@ -156,10 +186,18 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 class TargetPolicy:
-    """Which addresses deliveries may go to: public ones, or any with `allow_private`."""
+    """Which addresses deliveries may go to: public ones, or any with `allow_private` but
+    cloud metadata services, never. A lookup taking over `resolve_timeout` seconds fails."""
 
-    def __init__(self, *, allow_private: bool, resolve: Resolver = system_resolver) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        resolve: Resolver = system_resolver,
+        resolve_timeout: float = DNS_TIMEOUT,
+    ) -> None:
         self.allow_private = allow_private
+        self.resolve_timeout = resolve_timeout
         self._resolve = resolve
 
     def check(self, url: str) -> Target:
@@ -172,20 +210,49 @@ class TargetPolicy:
     def addresses(self, target: Target) -> list[str]:
         """The addresses to connect to for `target`, every one checked; TargetError if there
         are none, or if any is refused (one refused is enough: which one a connection
-        would use is the resolver's choice)."""
-        literal = _literal(target.host)
-        found = [target.host] if literal else list(self._resolve(target.host, target.port))
+        would use is the resolver's choice). Blocks the calling thread (not the lookup's)."""
+        if _literal(target.host):
+            return self._checked(target, [target.host], literal=True)
+        try:
+            found = lookup(self._resolve, target.host, target.port, within=self.resolve_timeout)
+        except LookupTimeoutError:
+            raise self._too_slow(target) from None
+        return self._checked(target, found, literal=False)
+
+    async def addresses_async(self, target: Target) -> list[str]:
+        """`addresses`, for an event loop: neither it nor its default executor waits."""
+        if _literal(target.host):
+            return self._checked(target, [target.host], literal=True)
+        try:
+            found = await lookup_async(
+                self._resolve, target.host, target.port, within=self.resolve_timeout
+            )
+        except LookupTimeoutError:
+            raise self._too_slow(target) from None
+        return self._checked(target, found, literal=False)
+
+    def _too_slow(self, target: Target) -> TargetError:
+        return TargetError(
+            f"The host {target.host} could not be resolved within {self.resolve_timeout:g} s."
+        )
+
+    def _checked(self, target: Target, found: Sequence[str], *, literal: bool) -> list[str]:
         if not found:
             raise TargetError(f"The host {target.host} resolves to no address.")
         checked = []
         for text in found:
             address = ipaddress.ip_address(text.split("%", 1)[0])  # a zone id is no address
+            where = "is" if literal else f"resolves to {address},"
             reason = None if self.allow_private else refusal(address)
             if reason is not None:
-                where = "is" if literal else f"resolves to {address},"
                 raise TargetError(
                     f"The host {target.host} {where} {reason}: webhooks are delivered to "
                     "public addresses only."
+                )
+            always = metadata_refusal(address)  # allowed private or public, still never
+            if always is not None:
+                raise TargetError(
+                    f"The host {target.host} {where} {always}: webhooks are never delivered there."
                 )
             checked.append(str(address))
         return checked

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from jobs_ui.access.api_keys import create_key
 from jobs_ui.services import Services
 from jobs_ui.settings import Settings
 from jobs_ui.webhooks.models import WebhookEvent
+from jobs_ui.webhooks.targets import TargetPolicy
 from tests.conftest import (
     OWNER,
     TEST_UPLOAD_LIMIT,
@@ -138,7 +140,9 @@ def test_register_list_delete_and_the_secret_is_shown_once(client, receiver):
     assert created["url"] == receiver.url and created["datasets"] is None
     assert created["events"] == ["job.failed", "job.completed"], "each once, as given"
     assert created["secret"].startswith("whsec_")
-    filtered = register(client, receiver.url, "job.progress", datasets=["products", "products"])
+    filtered = register(
+        client, receiver.url + "?as=filtered", "job.progress", datasets=["products", "products"]
+    )
     assert filtered["datasets"] == ["products"]
     listed = client.get(HOOKS)
     assert listed.status_code == 200
@@ -342,8 +346,8 @@ def test_bad_input_gets_a_clear_4xx_on_every_route(client):
 @pytest.mark.parametrize("settings", ["limited"], indirect=True)
 def test_a_principal_may_register_only_so_many_webhooks(client, other, receiver):
     first = register(client, receiver.url)
-    register(client, receiver.url)
-    refused = client.post(HOOKS, json={"url": receiver.url, "events": ["job.completed"]})
+    register(client, receiver.url + "?n=2")  # one url each (a second of one is refused)
+    refused = client.post(HOOKS, json={"url": receiver.url + "?n=3", "events": ["job.completed"]})
     assert refused.json() == {
         "error": "You have 2 webhooks, the most allowed; delete one to add another.",
         "status": 409,
@@ -389,3 +393,89 @@ def test_a_private_target_is_refused_again_at_delivery(client, services, receive
     first = delivery["attempts"][0]
     assert first["statusCode"] is None and "a loopback address" in first["error"]
     assert delivery["status"] == "PENDING" and receiver.received == []
+
+
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)
+def test_a_url_is_registered_once_per_owner(client, other, receiver):
+    first = register(client, receiver.url)
+    for same in (receiver.url, receiver.url.replace("http://", "HTTP://")):
+        refused = client.post(HOOKS, json={"url": same, "events": ["job.failed"]})
+        assert refused.json() == {
+            "error": f"You have a webhook for this url already ({first['id']}); "
+            "delete it to register the url again.",
+            "status": 409,
+        }
+    register(other, receiver.url)  # another owner's is another's
+    assert client.delete(f"{HOOKS}/{first['id']}").status_code == 204
+    register(client, receiver.url)
+
+
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)
+def test_one_host_gets_at_most_so_many_webhooks_of_one_owner(client, other, receiver):
+    for n in range(5):  # JOBS_UI_MAX_WEBHOOKS_PER_HOST
+        register(client, f"{receiver.url}?n={n}")
+    refused = client.post(HOOKS, json={"url": f"{receiver.url}?n=5", "events": ["job.failed"]})
+    assert refused.json() == {
+        "error": "You have 5 webhooks for the host 127.0.0.1, the most allowed for one host; "
+        "delete one to add another.",
+        "status": 409,
+    }
+    register(client, f"http://localhost:{receiver.port}/hooks")  # another host
+    register(other, f"{receiver.url}?n=5")  # another owner
+
+
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)
+def test_a_visitor_has_no_webhooks(visitor, receiver, server):
+    assert visitor.get(JOBS).status_code == 200  # now a visitor, with its cookie
+    assert visitor.cookies
+    same_origin = {"Origin": server.url}
+    refused = {
+        "error": "Webhooks need an API key (Authorization: Bearer <key>) or a signed-in "
+        "account; a visitor cannot have any.",
+        "status": 403,
+    }
+    body = {"url": receiver.url, "events": ["job.completed"]}
+    answer = visitor.post(HOOKS, json=body, headers=same_origin)
+    assert (answer.status_code, answer.json()) == (403, refused)
+    listed = visitor.get(HOOKS)
+    assert (listed.status_code, listed.json()) == (403, refused)
+    unknown = f"{HOOKS}/{uuid.uuid4()}"
+    assert visitor.get(f"{unknown}/deliveries").json() == refused
+    assert visitor.delete(unknown, headers=same_origin).json() == refused
+
+
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)
+def test_cloud_metadata_is_refused_at_registration_even_allowing_private(client):
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/"):
+        refused = client.post(HOOKS, json={"url": url, "events": ["job.completed"]})
+        assert refused.status_code == 422, refused.text
+        assert (
+            "a cloud metadata address: webhooks are never delivered there"
+            in (refused.json()["error"])
+        )
+    assert client.get(HOOKS).json() == {"webhooks": []}
+
+
+@pytest.mark.parametrize("settings", ["embedded"], indirect=True)
+def test_a_lookup_that_hangs_is_a_clear_422_at_registration_in_time(client, services):
+    answer = threading.Event()
+
+    def hanging(_host: str, _port: int) -> list[str]:
+        answer.wait(30)  # a name server that never answers
+        return ["127.0.0.1"]
+
+    services.webhooks.policy = TargetPolicy(
+        allow_private=True, resolve=hanging, resolve_timeout=0.3
+    )
+    try:
+        started = time.monotonic()
+        refused = client.post(
+            HOOKS, json={"url": "https://slow.example/hook", "events": ["job.completed"]}
+        )
+        assert time.monotonic() - started < 3
+    finally:
+        answer.set()
+    assert refused.json() == {
+        "error": "The host slow.example could not be resolved within 0.3 s.",
+        "status": 422,
+    }

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from jobs_ui.access.api_keys import create_key
+from jobs_ui.db import make_engine
 from tests.support.jobs import start_export, wait_for_end
 from tests.support.receiver import HANG, Receiver, verify
 from tests.test_reflex_backend import stop
@@ -44,7 +46,13 @@ def test_a_delivery_owed_when_the_backend_was_killed_goes_out_after_restart_once
         receiver.answers.append(HANG)
         process, url = serving(data_dir, BACKEND)
         try:
-            with httpx.Client(base_url=url, timeout=30) as client:
+            # A program's API key (visitors have no webhooks); kept in the database, it
+            # holds after the restart.
+            engine = make_engine(f"sqlite:///{data_dir / 'jobs_ui.db'}")
+            key = create_key(engine, owner="program", scopes=[])[1]
+            engine.dispose()
+            headers = {"Authorization": f"Bearer {key}"}
+            with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
                 body = {"url": receiver.url, "events": ["job.completed"]}
                 hook = client.post(HOOKS, json=body).json()
                 held = wait_for_end(client, start_export(client)["jobId"])
@@ -57,11 +65,10 @@ def test_a_delivery_owed_when_the_backend_was_killed_goes_out_after_restart_once
                 assert by_job[owed["jobId"]]["attempts"] == [], "written, never tried"
                 assert len(receiver.received) == 1, "its endpoint is busy: not sent"
                 stop_with(process, signal.SIGKILL)
-                cookies = client.cookies  # the visitor: its signing key is in the data dir
             receiver.released.set()
 
             process, url = serving(data_dir, BACKEND)
-            with httpx.Client(base_url=url, timeout=30, cookies=cookies) as client:
+            with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
                 again, sent = receiver.wait_for(3)[1:]
                 listed = delivered(client, hook["id"])
                 time.sleep(0.5)  # time for a second sending, if there were one

@@ -19,7 +19,7 @@ from jobs_ui.webhooks.endpoints import WebhookEndpoints
 from jobs_ui.webhooks.loop import DeliveryLoop
 from jobs_ui.webhooks.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEvent
 from jobs_ui.webhooks.outbox import DeliveryOutbox
-from jobs_ui.webhooks.queue import STOPPED, DeliveryQueue
+from jobs_ui.webhooks.queue import STOPPED, Claim, DeliveryQueue
 from jobs_ui.webhooks.schedule import RetrySchedule
 from jobs_ui.webhooks.sender import Sender
 from jobs_ui.webhooks.targets import TargetPolicy
@@ -152,3 +152,34 @@ def test_a_stop_mid_attempt_is_recorded_and_the_next_run_sends_it_again(engine, 
         )
     finally:
         again.stop()
+
+
+class WaitingQueue(DeliveryQueue):
+    """Its claims come back a while after they were made, as when the other claims of a
+    batch wait for SQLite's write lock behind a long import."""
+
+    def claim_due(self, limit: int) -> list[Claim]:
+        claims = super().claim_due(limit)
+        if claims:
+            time.sleep(2.0)
+        return claims
+
+
+def test_a_claim_that_waited_is_renewed_before_its_request_so_no_second_goes_at_once(
+    engine, receivers
+):
+    receiver = receiving(receivers, engine, HANG)
+    lease = timedelta(seconds=3)  # over by the time the request is 1 s old, unless renewed
+    schedule = RetrySchedule(first=timedelta(seconds=30))
+    waiting = WaitingQueue(engine, schedule=schedule, lease=lease)
+    policy = TargetPolicy(allow_private=True)
+    loop = DeliveryLoop(waiting, lambda: Sender(policy, timeout=2.5), poll_seconds=SLOW_POLL)
+    loop.start()
+    try:
+        end_a_job(engine, DeliveryOutbox(wake=loop.wake))
+        receiver.wait_for(1)  # sent 2 s after its claim; held unanswered
+        time.sleep(1.5)  # 3.5 s after the claim, the request still in flight
+        other = DeliveryQueue(engine, schedule=schedule, lease=lease)
+        assert other.claim_due(1) == [], "its endpoint is still in flight"
+    finally:
+        loop.stop()

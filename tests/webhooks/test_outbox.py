@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
 from jobs_ui.jobs.store import RESTARTED, JobStore
@@ -168,3 +169,53 @@ def test_writing_deliveries_wakes_the_loop_after_the_commit_and_only_then(engine
     hook(engine, WebhookEvent.JOB_COMPLETED)
     store.complete(running(store).id, result={}, message="Done")
     assert seen == [1]
+
+
+@pytest.fixture
+def failing_outbox(request: pytest.FixtureRequest, engine: Engine, monkeypatch) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Writing deliveries fails: in Python (a bug), or in the database (a statement that
+    fails inside the job's transaction, which on Postgres aborts all of it)."""
+    how: str = request.param
+    if how == "python":
+
+        def broken(_job: Job) -> None:
+            raise RuntimeError("the outbox broke")
+
+        monkeypatch.setattr("jobs_ui.webhooks.outbox.job_public", broken)
+        yield how
+        return
+
+    def failing(_conn, _cursor, statement: str, parameters, _context, _many):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT INTO WEBHOOK_DELIVERY"):
+            return "INSERT INTO no_such_table VALUES (1)", ()
+        return statement, parameters
+
+    event.listen(engine, "before_cursor_execute", failing, retval=True)
+    try:
+        yield how
+    finally:
+        event.remove(engine, "before_cursor_execute", failing)
+
+
+@pytest.mark.parametrize("failing_outbox", ["python", "database"], indirect=True)
+def test_a_failing_progress_delivery_never_fails_the_jobs_progress(engine, store, failing_outbox):
+    hook(engine, WebhookEvent.JOB_PROGRESS)
+    job = running(store)
+    reported = store.report_progress(job.id, progress=40, message="Working")
+    assert reported is not None and reported.progress == 40
+    kept = store.get(job.id)
+    assert kept is not None and (kept.status, kept.progress) == (JobStatus.PROCESSING, 40)
+    assert deliveries(engine) == []
+    # The job goes on: its next change commits as ever.
+    assert store.report_progress(job.id, progress=50, message="Working") is not None
+
+
+@pytest.mark.parametrize("failing_outbox", ["python", "database"], indirect=True)
+def test_a_failing_end_delivery_still_takes_the_end_back(engine, store, failing_outbox):
+    hook(engine, WebhookEvent.JOB_COMPLETED)
+    job = running(store)
+    with pytest.raises(Exception):  # noqa: B017 - whichever the failure is, it reaches the caller
+        store.complete(job.id, result={}, message="Done")
+    left = store.get(job.id)
+    assert left is not None and left.status is JobStatus.PROCESSING
+    assert deliveries(engine) == []

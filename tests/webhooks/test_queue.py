@@ -10,13 +10,21 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, text, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from jobs_ui.db import begin_writing
 from jobs_ui.jobs.store import JobStore
 from jobs_ui.models import JobKind, as_utc, utc_now
 from jobs_ui.webhooks.endpoints import WebhookEndpoints
-from jobs_ui.webhooks.models import DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEvent
+from jobs_ui.webhooks.models import (
+    DeliveryAttempt,
+    DeliveryStatus,
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+)
 from jobs_ui.webhooks.outbox import DeliveryOutbox
 from jobs_ui.webhooks.queue import INTERRUPTED, STOPPED, DeliveryQueue, sweep_ended
 from jobs_ui.webhooks.schedule import RetrySchedule
@@ -219,3 +227,172 @@ def test_loops_racing_on_one_endpoint_send_each_delivery_once_one_at_a_time(engi
         thread.join()
     assert most == 1
     assert sorted(sent) == sorted(owed), "each once, none left"
+
+
+def hold_the_endpoint(engine: Engine, webhook_id: uuid.UUID, seconds: float) -> threading.Thread:
+    """Another transaction holding the endpoint's row (on SQLite, the write lock) for a
+    while, as a job's long import transaction or another loop's claim does; started, and
+    holding, when this returns."""
+    holding = threading.Event()
+
+    def hold() -> None:
+        with Session(engine) as session:
+            begin_writing(session)
+            session.exec(
+                update(Webhook).where(col(Webhook.id) == webhook_id).values(url=Webhook.url)
+            )
+            holding.set()
+            time.sleep(seconds)
+            session.commit()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert holding.wait(10)
+    return thread
+
+
+def test_a_claim_that_waited_for_the_lock_gets_a_lease_that_starts_after_the_wait(
+    engine, endpoints
+):
+    webhook_id = endpoint(endpoints)
+    owe(engine, webhook_id)
+    lease = timedelta(seconds=2)
+    holder = hold_the_endpoint(engine, webhook_id, seconds=2.5)  # past the lease's length
+    # SQLite: waits for the write lock; Postgres: skips the row someone holds.
+    waited = queue(engine, lease=lease).claim_due(1)
+    holder.join()
+    other = queue(engine, lease=lease).claim_due(1)  # another loop, at once
+    claims = waited + other
+    assert len(claims) == 1, "one request in flight to the endpoint, never two"
+    assert claims[0].lease_until > utc_now(), "its lease was not over when it was taken"
+
+
+def test_renewing_a_claim_keeps_its_endpoint_and_a_lost_claim_is_not_renewed(engine, endpoints):
+    webhook_id = endpoint(endpoints)
+    (delivery_id,) = owe(engine, webhook_id)
+    sending = queue(engine)
+    (claim,) = sending.claim_due(1)
+    with Session(engine) as session:  # its lease all but over: the claim waited, the send not
+        session.exec(update(Webhook).values(lease_until=utc_now() - timedelta(seconds=1)))
+        session.commit()
+    renewed = sending.renew(claim)
+    assert renewed is not None and renewed.token == claim.token
+    assert renewed.lease_until - utc_now() > LEASE - timedelta(seconds=5)
+    assert renewed.attempted_at > claim.attempted_at
+    assert queue(engine).claim_due(1) == [], "still in flight"
+    assert sending.record(renewed, OK) is DeliveryStatus.DELIVERED
+    assert [as_utc(a.attempted_at) for a in attempts(engine, delivery_id)] == [renewed.attempted_at]
+    (second,) = owe(engine, webhook_id)[1:]
+    dead = queue(engine, lease=timedelta(0))
+    (lost,) = dead.claim_due(1)
+    (taken,) = queue(engine).claim_due(1)
+    assert taken.delivery_id == second
+    assert dead.renew(lost) is None, "another loop has the endpoint now"
+
+
+@pytest.mark.parametrize("dies", ["interrupted", "released"])
+def test_a_delivery_whose_attempts_keep_dying_is_given_up_when_claimed_past_the_window(
+    engine, endpoints, dies
+):
+    webhook_id = endpoint(endpoints)
+    old, fresh = owe(engine, webhook_id, 2)
+    dying = queue(engine, lease=timedelta(0) if dies == "interrupted" else LEASE)
+    (claim,) = dying.claim_due(1)
+    assert claim.delivery_id == old
+    if dies == "released":
+        dying.release(claim)  # the process stopping: due again at once, no outcome
+    with Session(engine) as session:  # a day and more goes by like this
+        session.exec(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id) == old)
+            .values(created_at=utc_now() - timedelta(hours=25))
+        )
+        session.commit()
+    (taken,) = queue(engine).claim_due(1)
+    assert taken.delivery_id == fresh, "the old one is not sent again"
+    given_up = row(engine, old)
+    assert (given_up.status, given_up.next_attempt_at, given_up.lease_token) == (
+        DeliveryStatus.FAILED,
+        None,
+        None,
+    )
+    assert given_up.ended_at is not None and given_up.attempts == 1
+    said = INTERRUPTED if dies == "interrupted" else STOPPED
+    assert [a.error for a in attempts(engine, old)] == [said]
+
+
+@pytest.mark.parametrize("progress_attempt", ["failed", "died"])
+def test_progress_in_flight_when_its_job_ends_is_never_sent_after_the_end(
+    engine, endpoints, progress_attempt
+):
+    webhook_id = endpoints.create(
+        owner="ann",
+        url="https://receiver.example/in",
+        events=[WebhookEvent.JOB_PROGRESS, WebhookEvent.JOB_COMPLETED],
+        datasets=None,
+        most=50,
+    ).id
+    store = JobStore(engine, outbox=DeliveryOutbox(progress_interval=timedelta(0)))
+    job = store.create(kind=JobKind.EXPORT, dataset="contacts", owner="ann", params={})
+    assert store.start(job.id) is not None
+    store.report_progress(job.id, progress=10, message="Working")
+    sending = queue(engine, lease=timedelta(0) if progress_attempt == "died" else LEASE)
+    (progress,) = sending.claim_due(1)  # in flight, so the end below does not replace it
+    store.complete(job.id, result={}, message="Done")
+    if progress_attempt == "failed":
+        assert sending.record(progress, DOWN) is DeliveryStatus.PENDING
+    with Session(engine) as session:  # the progress's retry falls due before the end
+        session.exec(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id) == progress.delivery_id)
+            .values(next_attempt_at=utc_now() - timedelta(minutes=1))
+        )
+        session.commit()
+    (claim,) = queue(engine).claim_due(1)
+    end = row(engine, claim.delivery_id)
+    assert (end.event, end.webhook_id) == ("job.completed", webhook_id)
+    stale = row(engine, progress.delivery_id)
+    assert (stale.status, stale.next_attempt_at) == (DeliveryStatus.SUPERSEDED, None)
+    assert stale.lease_token is None and stale.ended_at is not None
+
+
+def row_is_locked(engine: Engine, delivery_id: uuid.UUID) -> bool:
+    """Whether another transaction holds the delivery's row (Postgres)."""
+    with engine.connect() as connection:
+        try:
+            connection.execute(
+                text("SELECT id FROM webhook_delivery WHERE id = :id FOR UPDATE NOWAIT"),
+                {"id": delivery_id},
+            )
+        except OperationalError:
+            return True
+        finally:
+            connection.rollback()
+    return False
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+@pytest.mark.parametrize("writer", ["delete", "record"])
+def test_deletes_and_records_lock_the_endpoint_before_its_deliveries(engine, endpoints, writer):
+    """The order claims take (the endpoint, then its delivery): a writer taking them the
+    other way round could deadlock against one."""
+    webhook_id = endpoint(endpoints)
+    (delivery_id,) = owe(engine, webhook_id)
+    sending = queue(engine)
+    (claim,) = sending.claim_due(1)
+    done: list[object] = []
+    write = {
+        "delete": lambda: done.append(endpoints.delete(webhook_id)),
+        "record": lambda: done.append(sending.record(claim, OK)),
+    }[writer]
+    holder = hold_the_endpoint(engine, webhook_id, seconds=1.0)
+    thread = threading.Thread(target=write)
+    thread.start()
+    time.sleep(0.4)  # the writer waits for the endpoint's row meanwhile
+    try:
+        assert not row_is_locked(engine, delivery_id), "it holds the delivery while it waits"
+    finally:
+        holder.join()
+        thread.join(10)
+    expected = {"delete": True, "record": DeliveryStatus.DELIVERED}[writer]
+    assert done == [expected]

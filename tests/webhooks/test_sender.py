@@ -12,6 +12,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections import deque
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jobs_ui.webhooks.resolver import THREAD_PREFIX
 from jobs_ui.webhooks.sender import RESPONSE_CAP, Sender
 from jobs_ui.webhooks.signing import new_secret
 from jobs_ui.webhooks.targets import TargetError, TargetPolicy
@@ -180,3 +182,34 @@ async def test_https_goes_to_the_checked_address_with_the_certificate_checked_fo
         else:
             assert "certificate" in (outcome.error or "").lower(), outcome.error
             assert receiver.received == []
+
+
+async def test_a_lookup_that_hangs_fails_the_attempt_at_its_timeout_off_the_loops_executor(
+    receiver,
+):
+    answer, threads = threading.Event(), []
+
+    def hanging(_host: str, _port: int) -> list[str]:
+        threads.append(threading.current_thread().name)
+        answer.wait(30)  # a name server that never answers
+        return ["127.0.0.1"]
+
+    policy = TargetPolicy(allow_private=True, resolve=hanging, resolve_timeout=0.3)
+    try:
+        outcome = await send(f"http://slow.receiver.test:{receiver.port}/in", policy=policy)
+    finally:
+        answer.set()
+    assert not outcome.delivered and outcome.status_code is None
+    assert outcome.error == "The host slow.receiver.test could not be resolved within 0.3 s."
+    assert outcome.duration_ms < 2000, "the lookup's own timeout, not the attempt's 5 s"
+    # Not the event loop's default executor, which the delivery loop's database calls use.
+    assert threads and threads[0].startswith(THREAD_PREFIX), threads
+    assert receiver.received == []
+
+
+async def test_a_name_resolving_to_the_metadata_service_gets_nothing_even_allowing_private(
+    receiver,
+):
+    policy = TargetPolicy(allow_private=True, resolve=lambda _host, _port: ["169.254.169.254"])
+    outcome = await send(f"http://meta.receiver.test:{receiver.port}/in", policy=policy)
+    assert not outcome.delivered and "a cloud metadata address" in (outcome.error or "")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import threading
+import time
 
 import pytest
 
+from jobs_ui.webhooks.resolver import THREAD_PREFIX
 from jobs_ui.webhooks.targets import TargetError, TargetPolicy, parse_target, refusal
 
 
@@ -131,3 +134,54 @@ def test_the_systems_resolver_finds_loopback_however_it_is_written(url):
 def test_a_host_that_does_not_resolve_is_refused_saying_so():
     with pytest.raises(TargetError, match="could not be resolved"):
         TargetPolicy(allow_private=True).check("https://no-such-host.invalid/hook")
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "169.254.169.254",  # AWS, GCP, Azure, ...
+        "169.254.170.2",  # AWS ECS task credentials
+        "fd00:ec2::254",  # AWS over IPv6
+        "fd20:ce::254",  # GCP over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "168.63.129.16",  # Azure WireServer: a public address
+        "::ffff:169.254.169.254",  # IPv4-mapped
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+    ],
+)
+def test_cloud_metadata_is_refused_even_where_private_targets_are_allowed(address):
+    literal = f"[{address}]" if ":" in address else address
+    allowing = TargetPolicy(allow_private=True, resolve=resolving({"meta.test": [address]}))
+    for url in (f"http://{literal}/latest/meta-data/", "http://meta.test/"):
+        with pytest.raises(TargetError, match="a cloud metadata address: webhooks are never"):
+            allowing.check(url)
+    strict = TargetPolicy(allow_private=False, resolve=resolving({"meta.test": [address]}))
+    with pytest.raises(TargetError):
+        strict.check("http://meta.test/")
+
+
+def test_allowing_private_targets_still_allows_them_but_the_metadata_service():
+    table = {"lan.test": ["10.0.0.5"], "near.test": ["169.254.10.20"]}
+    allowing = TargetPolicy(allow_private=True, resolve=resolving(table))
+    assert allowing.addresses(allowing.check("http://lan.test/")) == ["10.0.0.5"]
+    assert allowing.addresses(allowing.check("http://near.test/")) == ["169.254.10.20"]
+    assert allowing.addresses(allowing.check("http://127.0.0.1:9/")) == ["127.0.0.1"]
+
+
+def test_a_lookup_that_hangs_is_given_up_at_the_timeout_on_the_lookups_own_threads():
+    answer, threads = threading.Event(), []
+
+    def hanging(host: str, _port: int) -> list[str]:
+        threads.append(threading.current_thread().name)
+        answer.wait(30)  # a name server that never answers
+        return ["93.184.216.34"]
+
+    policy = TargetPolicy(allow_private=False, resolve=hanging, resolve_timeout=0.2)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TargetError, match=r"could not be resolved within 0\.2 s"):
+            policy.check("https://slow.example/hook")
+        assert time.monotonic() - started < 2
+        assert threads and threads[0].startswith(THREAD_PREFIX), threads
+    finally:
+        answer.set()
