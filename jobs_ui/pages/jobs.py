@@ -74,7 +74,7 @@ class JobsListState(rx.State):
                 return
         updates: asyncio.Queue[Any] = asyncio.Queue()
         followers: dict[str, asyncio.Task[None]] = {}
-        followers["news"] = asyncio.create_task(hear_of_jobs(principal, updates))
+        hearing = asyncio.create_task(hear_of_jobs(principal, updates))
         loop = asyncio.get_running_loop()
         next_listing = 0.0
         listed: set[str] = set()
@@ -116,9 +116,10 @@ class JobsListState(rx.State):
                             read_updates(job_id, principal, FollowOptions(), updates)
                         )
         finally:
-            for task in followers.values():
+            tasks = [hearing, *followers.values()]
+            for task in tasks:
                 task.cancel()
-            for task in followers.values():
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 

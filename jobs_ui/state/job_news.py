@@ -15,7 +15,7 @@ from jobs_ui import routes
 from jobs_ui.access.principal import Principal
 from jobs_ui.jobs.commands import CommandError
 from jobs_ui.jobs.outcome_text import kind_label
-from jobs_ui.models import Job, JobKind, JobStatus, public_result, utc_now
+from jobs_ui.models import FINAL_STATUSES, Job, JobKind, JobStatus, public_result, utc_now
 from jobs_ui.schemas import as_utc
 from jobs_ui.state.backend import (
     commands,
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 # How many ended jobs a tab remembers having told of (so each is told once).
 TOLD_KEPT = 200
 TOAST_MILLISECONDS = 12_000
-ACTIVE = (JobStatus.PENDING, JobStatus.PROCESSING)
 
 _feed: tuple[Services, NewsFeed] | None = None
 # Each tab's newest listener (client token → its generation), so an older one (the tab went
@@ -124,7 +123,7 @@ class JobNewsState(rx.State):
     def _take(self, jobs: list[Job], *, since: datetime, here: str) -> list[EventSpec]:
         """Count the running jobs; return a toast for each that ended since the tab began
         and was not told yet (nor is the page it is on)."""
-        self.running = sum(job.status in ACTIVE for job in jobs)
+        self.running = sum(job.status not in FINAL_STATUSES for job in jobs)
         ended = newly_ended(jobs, since=since, told=set(self._told))
         if not ended:
             return []
